@@ -1,0 +1,46 @@
+# Skerry build, run, test, benchmark.
+GO        ?= go
+BIN       := bin/skerry
+DATA_DIR  ?= ./data
+FUZZTIME  ?= 5s
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: build run test test-short fuzz bench lint clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/skerry
+
+# One durable node with an embedded PD: RESP on 127.0.0.1:6379, data in ./data.
+run: build
+	./$(BIN) server --data-dir $(DATA_DIR)
+
+# Every package's tests, then a few seconds of each fuzz target.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+test-short:
+	$(GO) test -count=1 -short ./...
+
+# Runs every Fuzz* target for FUZZTIME each (go test allows one target per run).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/func //'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+# Skerry and redis-server side by side with redis-benchmark (needs redis-server, redis-benchmark).
+bench: build
+	./bench/run.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,88 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// ErrInvalidConfig is wrapped by every Config.Validate error.
+var ErrInvalidConfig = errors.New("cluster: invalid config")
+
+// Config is a node's configuration (the flags of `skerry server`).
+type Config struct {
+	// Addr is the RESP listen address. Default 127.0.0.1:6379.
+	Addr string
+	// DataDir holds the node's Pebble store (DataDir/db) and, on PD nodes,
+	// the embedded etcd (DataDir/pd). Default ./data.
+	DataDir string
+	// StatusAddr serves /metrics, /health and /debug/pprof over HTTP.
+	// Default 127.0.0.1:20180; "" after Validate never happens, "off"
+	// disables it.
+	StatusAddr string
+	// PeerAddr is the internal RPC address (node to node). Default
+	// 127.0.0.1:20160. Unused by a single node today.
+	PeerAddr string
+	// PDClientAddr and PDPeerAddr are the embedded PD's etcd client and
+	// peer addresses. Defaults 127.0.0.1:2379 and 127.0.0.1:2380.
+	PDClientAddr string
+	PDPeerAddr   string
+	// InitialCluster is the embedded PD membership, "name=http://host:port,...".
+	// Default: this node alone.
+	InitialCluster string
+	// RequirePass is the password of the default user; "" means none.
+	// Never logged.
+	RequirePass string
+	// MaxClients is Redis maxclients. Default 10000.
+	MaxClients int
+	// ProtoMaxBulkLen is Redis proto-max-bulk-len in bytes. Default 512 MiB.
+	ProtoMaxBulkLen int64
+	// ExpirePeriod is how often the active expirer runs. Default 100ms.
+	ExpirePeriod time.Duration
+	// ShutdownTimeout bounds a graceful stop. Default 10s.
+	ShutdownTimeout time.Duration
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:6379"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./data"
+	}
+	if c.StatusAddr == "" {
+		c.StatusAddr = "127.0.0.1:20180"
+	}
+	if c.PeerAddr == "" {
+		c.PeerAddr = "127.0.0.1:20160"
+	}
+	if c.PDClientAddr == "" {
+		c.PDClientAddr = "127.0.0.1:2379"
+	}
+	if c.PDPeerAddr == "" {
+		c.PDPeerAddr = "127.0.0.1:2380"
+	}
+	if c.ExpirePeriod == 0 {
+		c.ExpirePeriod = 100 * time.Millisecond
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	for name, a := range map[string]string{"addr": c.Addr, "peer-addr": c.PeerAddr,
+		"pd-client-addr": c.PDClientAddr, "pd-peer-addr": c.PDPeerAddr} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("%w: --%s %q: %v", ErrInvalidConfig, name, a, err)
+		}
+	}
+	if c.StatusAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.StatusAddr); err != nil {
+			return fmt.Errorf("%w: --status-addr %q: %v", ErrInvalidConfig, c.StatusAddr, err)
+		}
+	}
+	if c.MaxClients < 0 || c.ProtoMaxBulkLen < 0 {
+		return fmt.Errorf("%w: negative limit", ErrInvalidConfig)
+	}
+	return nil
+}

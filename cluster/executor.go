@@ -1,0 +1,137 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/skerrydb/skerry/commands/keyspace"
+	"github.com/skerrydb/skerry/mvcc"
+	"github.com/skerrydb/skerry/mvcc/engine"
+	"github.com/skerrydb/skerry/mvcc/keys"
+	"github.com/skerrydb/skerry/mvcc/txn"
+	"github.com/skerrydb/skerry/pd/pdclient"
+	"github.com/skerrydb/skerry/regionraft"
+)
+
+// ErrNoRegion is returned when no local region covers a command's keys.
+var ErrNoRegion = errors.New("cluster: no region serves the key")
+
+// oracle hands out timestamps (pdclient.Client).
+type oracle interface {
+	GetTS(ctx context.Context) (uint64, error)
+}
+
+// raftStore is the part of regionraft.Store the executor uses.
+type raftStore interface {
+	Propose(ctx context.Context, regionID uint64, cmd []byte) error
+	ReadBarrier(ctx context.Context, regionID uint64) error
+	Regions() []regionraft.Region
+}
+
+// executor runs command bodies on this node: it is the local fast path of
+// DESIGN.md §3 (latch -> timestamp -> run -> one-phase commit through Raft).
+// It implements commands.Store.
+type executor struct {
+	engine  engine.Engine
+	oracle  oracle
+	raft    raftStore
+	latches *txn.Latches
+}
+
+func newExecutor(e engine.Engine, o oracle, r raftStore) *executor {
+	return &executor{engine: e, oracle: o, raft: r, latches: txn.NewLatches(4096)}
+}
+
+// latchKeys maps Redis keys of database db to latch keys; nil stays nil
+// (whole keyspace).
+func latchKeys(db int, ks [][]byte) [][]byte {
+	if ks == nil {
+		return nil
+	}
+	out := make([][]byte, len(ks))
+	for i, k := range ks {
+		out[i] = keys.MetaKey(db, k)
+	}
+	return out
+}
+
+// region returns the region that serves every given latch key. With one
+// region per node today every key maps to it; the cross-region path (2PC)
+// arrives with the transactions issue.
+func (x *executor) region(lks [][]byte) (regionraft.Region, error) {
+	regions := x.raft.Regions()
+	for _, r := range regions {
+		ok := true
+		for _, k := range lks {
+			if !r.ContainsKey(k) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return r, nil
+		}
+	}
+	return regionraft.Region{}, ErrNoRegion
+}
+
+// Update implements commands.Store.
+func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
+	lks := latchKeys(db, ks)
+	g := x.latches.Acquire(lks)
+	defer g.Release()
+	r, err := x.region(lks)
+	if err != nil {
+		return err
+	}
+	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
+		return err
+	}
+	ts, err := x.oracle.GetTS(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	rd := mvcc.NewReader(x.engine, ts)
+	t := txn.New(rd, pdclient.PhysicalMs(ts))
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.Empty() {
+		return nil
+	}
+	// One timestamp serves as start and commit: the latches guarantee no
+	// other writer of these keys ran in between, and any reader that
+	// obtains a later timestamp waits on the same latches.
+	mods, err := mvcc.OnePC(rd, t.Mutations(), ts, ts)
+	if err != nil {
+		return err
+	}
+	return x.raft.Propose(ctx, r.ID, mvcc.EncodeModifies(mods))
+}
+
+// View implements commands.Store.
+func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
+	lks := latchKeys(db, ks)
+	g := x.latches.Acquire(lks)
+	defer g.Release()
+	r, err := x.region(lks)
+	if err != nil {
+		return err
+	}
+	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
+		return err
+	}
+	ts, err := x.oracle.GetTS(ctx)
+	if err != nil {
+		return fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	t := txn.New(mvcc.NewReader(x.engine, ts), pdclient.PhysicalMs(ts))
+	if err := fn(t); err != nil {
+		return err
+	}
+	if !t.Empty() {
+		return errors.New("cluster: read-only command wrote")
+	}
+	return nil
+}

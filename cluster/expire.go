@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/skerrydb/skerry/commands/keyspace"
+	"github.com/skerrydb/skerry/mvcc"
+	"github.com/skerrydb/skerry/mvcc/engine"
+	"github.com/skerrydb/skerry/mvcc/keys"
+	"github.com/skerrydb/skerry/pd/pdclient"
+)
+
+// expiryTracker remembers, per slot, the earliest expiry time that may be
+// in the slot's expiry index (0: none known). Apply raises it, the expirer
+// lowers it after looking, so the expirer visits only slots with keys
+// actually coming due and never scans the keyspace.
+type expiryTracker struct {
+	next [keys.NumSlots]atomic.Int64
+}
+
+// note records that slot has an entry expiring at atMs.
+func (t *expiryTracker) note(slot uint16, atMs int64) {
+	v := &t.next[slot]
+	for {
+		cur := v.Load()
+		if cur != 0 && cur <= atMs {
+			return
+		}
+		if v.CompareAndSwap(cur, atMs) {
+			return
+		}
+	}
+}
+
+// markAll makes every slot due now: used at start-up, when the in-memory
+// state was lost; the first pass finds the real times.
+func (t *expiryTracker) markAll() {
+	for i := range t.next {
+		t.next[i].Store(1)
+	}
+}
+
+// activeExpirer deletes expired keys through Raft in the background on the
+// region leader (DESIGN.md §4). Each round visits the slots whose earliest
+// known expiry has passed, deletes up to batch keys per slot, and records
+// the next expiry it saw.
+type activeExpirer struct {
+	tracker *expiryTracker
+	engine  engine.Engine
+	oracle  oracle
+	store   *executor
+	period  time.Duration
+	batch   int
+	log     *slog.Logger
+	expired atomic.Int64
+}
+
+func (e *activeExpirer) run(ctx context.Context) {
+	tick := time.NewTicker(e.period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := e.round(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("active expiry round failed", "err", err)
+		}
+	}
+}
+
+// round runs one pass over due slots.
+func (e *activeExpirer) round(ctx context.Context) error {
+	ts, err := e.oracle.GetTS(ctx)
+	if err != nil {
+		return err
+	}
+	now := pdclient.PhysicalMs(ts)
+	for s := range e.tracker.next {
+		at := e.tracker.next[s].Load()
+		if at == 0 || at > now {
+			continue
+		}
+		// Clear before looking: an entry applied from now on re-marks the
+		// slot, one applied before is visible to the scan below.
+		e.tracker.next[s].CompareAndSwap(at, 0)
+		if err := e.expireSlot(ctx, uint16(s)); err != nil {
+			e.tracker.note(uint16(s), at)
+			return err
+		}
+	}
+	return nil
+}
+
+type dueKey struct {
+	db  int
+	key []byte
+}
+
+// expireSlot deletes the due keys of one slot and re-marks the slot with
+// its next expiry time.
+func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
+	ts, err := e.oracle.GetTS(ctx)
+	if err != nil {
+		return err
+	}
+	now := pdclient.PhysicalMs(ts)
+	lower, _ := keys.ExpiryIndexRange(slot, 0)
+	upper := append(bytes.Clone(lower[:2]), lower[2]+1)
+	var due []dueKey
+	var next int64
+	rd := mvcc.NewReader(e.engine, ts)
+	errStop := errors.New("stop")
+	err = rd.Scan(lower, upper, false, func(k, _ []byte) error {
+		db, key, at, ok := keys.DecodeExpiryIndexKey(k)
+		if !ok {
+			return nil
+		}
+		if at > now {
+			next = at
+			return errStop
+		}
+		due = append(due, dueKey{db, bytes.Clone(key)})
+		if len(due) >= e.batch {
+			next = at // more may remain: come back next round
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return err
+	}
+	if next != 0 {
+		e.tracker.note(slot, next)
+	}
+	byDB := map[int][][]byte{}
+	for _, d := range due {
+		byDB[d.db] = append(byDB[d.db], d.key)
+	}
+	for db, ks := range byDB {
+		err := e.store.Update(ctx, db, ks, func(t keyspace.Txn) error {
+			d := keyspace.New(t, db)
+			for _, k := range ks {
+				n, err := d.ExpireIfDue(k)
+				if err != nil {
+					return err
+				}
+				if n {
+					e.expired.Add(1)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

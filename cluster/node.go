@@ -1,0 +1,304 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/skerrydb/skerry/commands"
+	"github.com/skerrydb/skerry/mvcc/engine"
+	"github.com/skerrydb/skerry/mvcc/engine/pebbleengine"
+	"github.com/skerrydb/skerry/mvcc/keys"
+	"github.com/skerrydb/skerry/pd"
+	"github.com/skerrydb/skerry/pd/pdclient"
+	"github.com/skerrydb/skerry/regionraft"
+	"github.com/skerrydb/skerry/resp"
+)
+
+// RedisVersion is the Redis version Skerry answers as.
+const RedisVersion = "7.0.15"
+
+// Node is one running Skerry server: storage, embedded PD, the Raft store,
+// the RESP front door and the status endpoint, started and stopped in
+// order.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	engine   *pebbleengine.Engine
+	pd       *pd.Server
+	pdc      *pdclient.Client
+	raft     *regionraft.Store
+	exec     *executor
+	expirer  *activeExpirer
+	resp     *resp.Server
+	respLn   net.Listener
+	status   *http.Server
+	statusLn net.Listener
+	metrics  *metrics
+
+	wg           sync.WaitGroup
+	shutdownReq  chan struct{}
+	shutdownOnce sync.Once
+	closeOnce    sync.Once
+	closeErr     error
+}
+
+// Start opens the node's storage, starts the embedded PD, bootstraps the
+// first region on a fresh data directory, and starts serving. It returns
+// once the node accepts RESP connections.
+func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	n := &Node{cfg: cfg, log: log, shutdownReq: make(chan struct{})}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("cluster: data dir: %w", err)
+	}
+	if n.engine, err = pebbleengine.Open(pebbleengine.Options{Dir: filepath.Join(cfg.DataDir, "db")}); err != nil {
+		return nil, err
+	}
+	initial := cfg.InitialCluster
+	if initial == "" {
+		initial = "pd=http://" + cfg.PDPeerAddr
+	}
+	n.pd, err = pd.Start(ctx, pd.Config{
+		DataDir:        filepath.Join(cfg.DataDir, "pd"),
+		Name:           "pd",
+		ClientURL:      "http://" + cfg.PDClientAddr,
+		PeerURL:        "http://" + cfg.PDPeerAddr,
+		InitialCluster: initial,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: start pd: %w", err)
+	}
+	n.pdc = pdclient.New(n.pd)
+	storeID, err := n.storeIdent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tracker := &expiryTracker{}
+	tracker.markAll()
+	n.raft, err = regionraft.NewStore(regionraft.Config{
+		StoreID: storeID,
+		Engine:  n.engine,
+		Applier: &applier{expiry: tracker},
+		Logger:  raftLogger{log},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := n.bootstrap(ctx, storeID); err != nil {
+		return nil, err
+	}
+	n.raft.Start()
+	for _, r := range n.raft.Regions() {
+		if err := n.raft.WaitLeader(ctx, r.ID); err != nil {
+			return nil, fmt.Errorf("cluster: region %d has no leader: %w", r.ID, err)
+		}
+	}
+	n.exec = newExecutor(n.engine, n.pdc, n.raft)
+	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec,
+		period: cfg.ExpirePeriod, batch: 200, log: log}
+
+	stats := commands.NewStats()
+	cmdCfg := commands.NewConfig(redisConfigParams(&cfg))
+	env := &commands.Env{
+		Store:     n.exec,
+		Config:    cmdCfg,
+		StartTime: time.Now(),
+		Shutdown:  n.requestShutdown,
+		RunID:     randomHex(20),
+		Version:   RedisVersion,
+		Stats:     stats,
+	}
+	disp := commands.NewDispatcher(n.ctx, commands.NewRedisTable(), env)
+	n.resp = resp.NewServer(resp.Config{
+		Addr:            cfg.Addr,
+		MaxClients:      cfg.MaxClients,
+		ProtoMaxBulkLen: cfg.ProtoMaxBulkLen,
+		AuthRequired: func(c *resp.Client) bool {
+			return !c.Authenticated && cmdCfg.RequirePass() != ""
+		},
+	}, disp)
+	env.Clients = n.resp.Clients
+	env.ServerStats = func() commands.ServerStats {
+		s := n.resp.Stats()
+		return commands.ServerStats{
+			TotalConnections: s.TotalConnectionsReceived, RejectedConns: s.RejectedConnections,
+			ConnectedClients: s.ConnectedClients, TotalCommands: s.TotalCommandsProcessed,
+			NetInputBytes: s.TotalNetInputBytes, NetOutputBytes: s.TotalNetOutputBytes,
+		}
+	}
+	n.metrics = newMetrics(n, stats)
+	if cfg.StatusAddr != "off" {
+		if err := n.startStatus(); err != nil {
+			return nil, err
+		}
+	}
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.expirer.run(n.ctx) }()
+
+	if n.respLn, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("cluster: listen %s: %w", cfg.Addr, err)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.resp.Serve(n.respLn); err != nil && !errors.Is(err, net.ErrClosed) {
+			n.log.Error("resp server stopped", "err", err)
+		}
+	}()
+	log.Info("skerry node ready", "addr", n.respLn.Addr().String(), "data-dir", cfg.DataDir,
+		"store", storeID, "status-addr", cfg.StatusAddr)
+	return n, nil
+}
+
+// Addr returns the RESP listen address.
+func (n *Node) Addr() string { return n.respLn.Addr().String() }
+
+// StatusAddr returns the HTTP status address, or "" when disabled.
+func (n *Node) StatusAddr() string {
+	if n.statusLn == nil {
+		return ""
+	}
+	return n.statusLn.Addr().String()
+}
+
+// ShutdownRequested is closed when a client runs SHUTDOWN.
+func (n *Node) ShutdownRequested() <-chan struct{} { return n.shutdownReq }
+
+func (n *Node) requestShutdown() {
+	n.shutdownOnce.Do(func() { close(n.shutdownReq) })
+}
+
+// Close stops the node in reverse start order: no new connections, then
+// background work, Raft, PD and finally storage. Everything acknowledged is
+// already durable, so Close loses nothing even if it is never called.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		var errs []error
+		if n.resp != nil {
+			errs = append(errs, n.resp.Close())
+		}
+		if n.status != nil {
+			errs = append(errs, n.status.Close())
+		}
+		n.cancel()
+		n.wg.Wait()
+		if n.raft != nil {
+			n.raft.Stop()
+		}
+		if n.pdc != nil {
+			n.pdc.Close()
+		}
+		if n.pd != nil {
+			errs = append(errs, n.pd.Close())
+		}
+		if n.engine != nil {
+			errs = append(errs, n.engine.Close())
+		}
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// storeIdent reads this node's store id, allocating and persisting one on a
+// fresh data directory.
+func (n *Node) storeIdent(ctx context.Context) (uint64, error) {
+	v, err := n.engine.Get(keys.StoreIdentKey())
+	if err == nil {
+		if len(v) != 9 || v[0] != keys.FormatVersion {
+			return 0, fmt.Errorf("cluster: unsupported store ident (format %d)", v[0])
+		}
+		return binary.BigEndian.Uint64(v[1:]), nil
+	}
+	if !errors.Is(err, engine.ErrNotFound) {
+		return 0, err
+	}
+	id, err := n.pdc.AllocID(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cluster: allocate store id: %w", err)
+	}
+	b := n.engine.NewBatch()
+	defer b.Close()
+	ident := binary.BigEndian.AppendUint64([]byte{keys.FormatVersion}, id)
+	if err := b.Set(keys.StoreIdentKey(), ident); err != nil {
+		return 0, err
+	}
+	return id, b.Commit(true)
+}
+
+// bootstrap creates the first region (the whole keyspace, one voter here)
+// when this store has none. PD records it first, atomically, so a crash in
+// between is repaired on restart from PD's copy.
+func (n *Node) bootstrap(ctx context.Context, storeID uint64) error {
+	if len(n.raft.Regions()) > 0 {
+		return nil
+	}
+	regionID, err := n.pdc.AllocID(ctx)
+	if err != nil {
+		return err
+	}
+	peerID, err := n.pdc.AllocID(ctx)
+	if err != nil {
+		return err
+	}
+	r := regionraft.Region{ID: regionID, Epoch: regionraft.Epoch{ConfVer: 1, Version: 1},
+		Peers: []regionraft.Peer{{ID: peerID, StoreID: storeID}}}
+	_, stored, err := n.pdc.Bootstrap(ctx, storeID, regionraft.EncodeRegion(&r))
+	if err != nil {
+		return fmt.Errorf("cluster: bootstrap: %w", err)
+	}
+	if r, err = regionraft.DecodeRegion(stored); err != nil {
+		return fmt.Errorf("cluster: bootstrap region from pd: %w", err)
+	}
+	if _, ok := r.PeerOnStore(storeID); !ok {
+		return fmt.Errorf("cluster: cluster already bootstrapped by another store; use --join")
+	}
+	return n.raft.BootstrapRegion(r)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// raftLogger sends etcd raft's log lines to slog at debug level, except
+// warnings and errors.
+type raftLogger struct{ l *slog.Logger }
+
+func (r raftLogger) Debug(v ...interface{})                   {}
+func (r raftLogger) Debugf(format string, v ...interface{})   {}
+func (r raftLogger) Info(v ...interface{})                    {}
+func (r raftLogger) Infof(format string, v ...interface{})    {}
+func (r raftLogger) Warning(v ...interface{})                 { r.l.Warn(fmt.Sprint(v...)) }
+func (r raftLogger) Warningf(format string, v ...interface{}) { r.l.Warn(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Error(v ...interface{})                   { r.l.Error(fmt.Sprint(v...)) }
+func (r raftLogger) Errorf(format string, v ...interface{})   { r.l.Error(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Fatal(v ...interface{})                   { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(format string, v ...interface{})   { panic(fmt.Sprintf(format, v...)) }
+func (r raftLogger) Panic(v ...interface{})                   { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(format string, v ...interface{})   { panic(fmt.Sprintf(format, v...)) }

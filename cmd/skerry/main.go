@@ -1,0 +1,105 @@
+// Command skerry is the Skerry server and its tools. Flags are parsed into
+// a cluster.Config and handed over; there is no logic here.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+
+	"github.com/skerrydb/skerry/cluster"
+)
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "skerry:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	return &cli.App{
+		Name:  "skerry",
+		Usage: "a distributed, strongly consistent, transactional key-value database that speaks the Redis protocol",
+		Commands: []*cli.Command{
+			serverCommand(),
+		},
+	}
+}
+
+func serverFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "TOML config file whose keys are these flag names", EnvVars: []string{"SKERRY_CONFIG"}},
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:6379", Usage: "RESP listen address (host:port)", EnvVars: []string{"SKERRY_ADDR"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory for the node's data (Pebble store in db/, embedded PD in pd/)", EnvVars: []string{"SKERRY_DATA_DIR"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "status-addr", Value: "127.0.0.1:20180", Usage: "HTTP address of /metrics, /health and /debug/pprof (\"off\" to disable)", EnvVars: []string{"SKERRY_STATUS_ADDR"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "peer-addr", Value: "127.0.0.1:20160", Usage: "internal node-to-node RPC address (used by multi-node clusters)", EnvVars: []string{"SKERRY_PEER_ADDR"}}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "pd", Value: true, Usage: "run the placement driver (embedded etcd) on this node; a lone node always does", EnvVars: []string{"SKERRY_PD"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-client-addr", Value: "127.0.0.1:2379", Usage: "embedded PD client address (host:port)", EnvVars: []string{"SKERRY_PD_CLIENT_ADDR"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-peer-addr", Value: "127.0.0.1:2380", Usage: "embedded PD peer address (host:port)", EnvVars: []string{"SKERRY_PD_PEER_ADDR"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "initial-cluster", Usage: "embedded PD members, name=http://host:port,... (default: this node alone)", EnvVars: []string{"SKERRY_INITIAL_CLUSTER"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "requirepass", Usage: "password of the default user; clients must AUTH before any other command", EnvVars: []string{"SKERRY_REQUIREPASS"}}),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: "maxclients", Value: 10000, Usage: "maximum number of connected clients (Redis maxclients)", EnvVars: []string{"SKERRY_MAXCLIENTS"}}),
+		altsrc.NewInt64Flag(&cli.Int64Flag{Name: "proto-max-bulk-len", Value: 512 << 20, Usage: "largest bulk string accepted, in bytes (Redis proto-max-bulk-len)", EnvVars: []string{"SKERRY_PROTO_MAX_BULK_LEN"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"SKERRY_LOG_LEVEL"}}),
+	}
+}
+
+func serverCommand() *cli.Command {
+	flags := serverFlags()
+	return &cli.Command{
+		Name:  "server",
+		Usage: "run a Skerry node (with no flags: a complete single-node database on 127.0.0.1:6379, data in ./data)",
+		Flags: flags,
+		Before: func(c *cli.Context) error {
+			if c.String("config") == "" {
+				return nil
+			}
+			return altsrc.InitInputSourceWithContext(flags, altsrc.NewTomlSourceFromFlagFunc("config"))(c)
+		},
+		Action: runServer,
+	}
+}
+
+func runServer(c *cli.Context) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg := cluster.Config{
+		Addr:            c.String("addr"),
+		DataDir:         c.String("data-dir"),
+		StatusAddr:      c.String("status-addr"),
+		PeerAddr:        c.String("peer-addr"),
+		PDClientAddr:    c.String("pd-client-addr"),
+		PDPeerAddr:      c.String("pd-peer-addr"),
+		InitialCluster:  c.String("initial-cluster"),
+		RequirePass:     c.String("requirepass"),
+		MaxClients:      c.Int("maxclients"),
+		ProtoMaxBulkLen: c.Int64("proto-max-bulk-len"),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	node, err := cluster.Start(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("signal received, shutting down")
+	case <-node.ShutdownRequested():
+		log.Info("SHUTDOWN received, shutting down")
+	}
+	if err := node.Close(); err != nil {
+		return err
+	}
+	log.Info("bye")
+	return nil
+}

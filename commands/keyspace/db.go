@@ -1,0 +1,251 @@
+package keyspace
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
+
+// ErrWrongType is returned when a key holds a value of another type.
+var ErrWrongType = errors.New("keyspace: wrong type")
+
+// DB is one logical database (SELECT n) viewed through a transaction.
+type DB struct {
+	txn Txn
+	db  int
+}
+
+// New returns database db (0..keys.MaxDB-1) viewed through txn.
+func New(txn Txn, db int) *DB { return &DB{txn: txn, db: db} }
+
+// Txn returns the underlying transaction.
+func (d *DB) Txn() Txn { return d.txn }
+
+// Index returns the database number.
+func (d *DB) Index() int { return d.db }
+
+// NowMs is the transaction's time in Unix ms.
+func (d *DB) NowMs() int64 { return d.txn.NowMs() }
+
+// WithDB returns a view of another database in the same transaction.
+func (d *DB) WithDB(db int) *DB { return &DB{txn: d.txn, db: db} }
+
+// Lookup returns the metadata of key, treating an expired key as absent.
+// For strings, m.Value is a copy owned by the caller.
+func (d *DB) Lookup(key []byte) (Meta, bool, error) {
+	m, ok, err := d.lookupRaw(key)
+	if err != nil || !ok {
+		return Meta{}, false, err
+	}
+	if m.ExpireAt != 0 && m.ExpireAt <= d.txn.NowMs() {
+		return Meta{}, false, nil
+	}
+	return m, true, nil
+}
+
+// lookupRaw returns the metadata of key including expired keys.
+func (d *DB) lookupRaw(key []byte) (Meta, bool, error) {
+	v, ok, err := d.txn.Get(keys.MetaKey(d.db, key))
+	if err != nil || !ok {
+		return Meta{}, false, err
+	}
+	m, err := DecodeMeta(v)
+	if err != nil {
+		return Meta{}, false, err
+	}
+	if m.Type == TypeString {
+		m.Value = bytes.Clone(m.Value)
+		if m.Value == nil {
+			m.Value = []byte{}
+		}
+	}
+	return m, true, nil
+}
+
+// GetString returns the value of a string key. ErrWrongType if the key holds
+// another type.
+func (d *DB) GetString(key []byte) ([]byte, bool, error) {
+	m, ok, err := d.Lookup(key)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if m.Type != TypeString {
+		return nil, false, ErrWrongType
+	}
+	return m.Value, true, nil
+}
+
+// SetString stores a string value with an absolute expiry (0: none),
+// replacing whatever the key held.
+func (d *DB) SetString(key, value []byte, expireAtMs int64) error {
+	return d.Put(key, &Meta{Type: TypeString, Value: value, ExpireAt: expireAtMs})
+}
+
+// Put writes the metadata record of key, replacing any previous value of
+// any type, and keeps the expiry index in step.
+func (d *DB) Put(key []byte, m *Meta) error {
+	old, ok, err := d.lookupRaw(key)
+	if err != nil {
+		return err
+	}
+	oldExp := int64(0)
+	if ok {
+		oldExp = old.ExpireAt
+	}
+	if err := d.syncExpiryIndex(key, oldExp, m.ExpireAt); err != nil {
+		return err
+	}
+	return d.txn.Set(keys.MetaKey(d.db, key), m.Encode(nil))
+}
+
+func (d *DB) syncExpiryIndex(key []byte, oldExp, newExp int64) error {
+	if oldExp == newExp {
+		return nil
+	}
+	if oldExp != 0 {
+		if err := d.txn.Delete(keys.ExpiryIndexKey(d.db, key, oldExp)); err != nil {
+			return err
+		}
+	}
+	if newExp != 0 {
+		return d.txn.Set(keys.ExpiryIndexKey(d.db, key, newExp), nil)
+	}
+	return nil
+}
+
+// Delete removes key. It reports whether a live (unexpired) key existed.
+// Collections are removed by deleting their metadata record only; their
+// members become garbage for the collector.
+func (d *DB) Delete(key []byte) (bool, error) {
+	m, ok, err := d.lookupRaw(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := d.syncExpiryIndex(key, m.ExpireAt, 0); err != nil {
+		return false, err
+	}
+	if err := d.txn.Delete(keys.MetaKey(d.db, key)); err != nil {
+		return false, err
+	}
+	live := m.ExpireAt == 0 || m.ExpireAt > d.txn.NowMs()
+	return live, nil
+}
+
+// Exists reports whether key exists and has not expired.
+func (d *DB) Exists(key []byte) (bool, error) {
+	_, ok, err := d.Lookup(key)
+	return ok, err
+}
+
+// SetExpire sets (expireAtMs > 0) or removes (0) the expiry of an existing
+// key. It reports whether the key existed. An expiry at or before the
+// transaction's time deletes the key, as Redis does.
+func (d *DB) SetExpire(key []byte, expireAtMs int64) (bool, error) {
+	m, ok, err := d.Lookup(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if expireAtMs != 0 && expireAtMs <= d.txn.NowMs() {
+		_, err := d.Delete(key)
+		return true, err
+	}
+	m.ExpireAt = expireAtMs
+	return true, d.Put(key, &m)
+}
+
+// ScanKeys calls fn for every live key of this database whose slot is in
+// [fromSlot, toSlot), in slot order. fn returning ErrStop ends the scan.
+// Member records of collections are skipped.
+func (d *DB) ScanKeys(fromSlot, toSlot int, fn func(slot int, key []byte, m *Meta) error) error {
+	now := d.txn.NowMs()
+	for s := fromSlot; s < toSlot; s++ {
+		lower := keys.SlotDBPrefix(uint16(s), d.db)
+		upper := keys.SlotDBPrefix(uint16(s), d.db+1)
+		err := d.txn.Scan(lower, upper, false, func(k, v []byte) error {
+			db, key, suffix, ok := keys.DecodeMetaKey(k)
+			if !ok || db != d.db || len(suffix) != 0 {
+				return nil
+			}
+			m, err := DecodeMeta(v)
+			if err != nil {
+				return err
+			}
+			if m.ExpireAt != 0 && m.ExpireAt <= now {
+				return nil
+			}
+			return fn(s, key, &m)
+		})
+		if err != nil {
+			if errors.Is(err, ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// ForEachKey calls fn for every live key of this database in storage order.
+// It is one pass over the keyspace, for KEYS, DBSIZE, FLUSHDB and
+// RANDOMKEY. fn returning ErrStop ends the walk.
+func (d *DB) ForEachKey(fn func(key []byte, m *Meta) error) error {
+	now := d.txn.NowMs()
+	err := d.txn.Scan(nil, nil, false, func(k, v []byte) error {
+		db, key, suffix, ok := keys.DecodeMetaKey(k)
+		if !ok || db != d.db || len(suffix) != 0 {
+			return nil
+		}
+		m, err := DecodeMeta(v)
+		if err != nil {
+			return err
+		}
+		if m.ExpireAt != 0 && m.ExpireAt <= now {
+			return nil
+		}
+		return fn(key, &m)
+	})
+	if errors.Is(err, ErrStop) {
+		return nil
+	}
+	return err
+}
+
+// Flush deletes every key of this database, expired or not.
+func (d *DB) Flush() error {
+	var doomed [][]byte
+	err := d.txn.Scan(nil, nil, false, func(k, v []byte) error {
+		if db, _, _, ok := keys.DecodeMetaKey(k); ok && db == d.db {
+			doomed = append(doomed, bytes.Clone(k))
+			return nil
+		}
+		if db, _, _, ok := keys.DecodeExpiryIndexKey(k); ok && db == d.db {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range doomed {
+		if err := d.txn.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ExpireIfDue deletes key if its expiry time has passed (judged at the
+// transaction's time) and reports whether it did. Used by the active
+// expirer, which found the key through the expiry index.
+func (d *DB) ExpireIfDue(key []byte) (bool, error) {
+	m, ok, err := d.lookupRaw(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if m.ExpireAt == 0 || m.ExpireAt > d.txn.NowMs() {
+		return false, nil
+	}
+	_, err = d.Delete(key)
+	return err == nil, err
+}

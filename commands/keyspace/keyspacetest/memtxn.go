@@ -1,0 +1,74 @@
+// Package keyspacetest provides an in-memory keyspace.Txn for unit tests of
+// command bodies. It is never used by a running node.
+package keyspacetest
+
+import (
+	"bytes"
+	"errors"
+	"sort"
+
+	"github.com/skerrydb/skerry/commands/keyspace"
+)
+
+// Store is an in-memory sorted key-value map with a settable clock.
+type Store struct {
+	data map[string][]byte
+	Now  int64 // Unix ms returned by NowMs
+}
+
+// NewStore returns an empty Store whose clock reads nowMs.
+func NewStore(nowMs int64) *Store { return &Store{data: map[string][]byte{}, Now: nowMs} }
+
+// Txn returns a transaction that writes straight into the store (there is
+// no concurrency in unit tests, so buffering adds nothing).
+func (s *Store) Txn() keyspace.Txn { return memTxn{s} }
+
+// Len returns the number of stored records.
+func (s *Store) Len() int { return len(s.data) }
+
+type memTxn struct{ s *Store }
+
+func (t memTxn) Get(key []byte) ([]byte, bool, error) {
+	v, ok := t.s.data[string(key)]
+	return v, ok, nil
+}
+
+func (t memTxn) Set(key, value []byte) error {
+	t.s.data[string(key)] = bytes.Clone(value)
+	return nil
+}
+
+func (t memTxn) Delete(key []byte) error {
+	delete(t.s.data, string(key))
+	return nil
+}
+
+func (t memTxn) NowMs() int64 { return t.s.Now }
+
+func (t memTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
+	var ks []string
+	for k := range t.s.data {
+		if k >= string(lower) && (upper == nil || k < string(upper)) {
+			ks = append(ks, k)
+		}
+	}
+	sort.Strings(ks)
+	if reverse {
+		for i, j := 0, len(ks)-1; i < j; i, j = i+1, j-1 {
+			ks[i], ks[j] = ks[j], ks[i]
+		}
+	}
+	for _, k := range ks {
+		v, ok := t.s.data[k]
+		if !ok {
+			continue
+		}
+		if err := fn([]byte(k), v); err != nil {
+			if errors.Is(err, keyspace.ErrStop) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package keyspace
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Type is a Redis value type as stored in the metadata record. Frozen
+// on-disk values: never renumber.
+type Type byte
+
+const (
+	TypeNone   Type = 0
+	TypeString Type = 1
+	TypeList   Type = 2
+	TypeHash   Type = 3
+	TypeSet    Type = 4
+	TypeZSet   Type = 5
+	TypeStream Type = 6
+)
+
+// String returns the name TYPE replies with.
+func (t Type) String() string {
+	switch t {
+	case TypeString:
+		return "string"
+	case TypeList:
+		return "list"
+	case TypeHash:
+		return "hash"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
+	case TypeStream:
+		return "stream"
+	}
+	return "none"
+}
+
+// metadata flags (frozen bit values).
+const (
+	flagExpire byte = 1 << 0
+)
+
+// ErrCorruptMeta reports a metadata record that does not decode.
+var ErrCorruptMeta = errors.New("keyspace: corrupt metadata record")
+
+// Meta is the decoded metadata record of a Redis key.
+//
+// Encoding (frozen): type(1) | flags(1) | [expireAtMs(8) if flagExpire] |
+// strings: value bytes to the end;
+// collections: version(8) | size(8) | [lists: head(8) | tail(8)].
+type Meta struct {
+	Type     Type
+	ExpireAt int64 // Unix ms; 0 means no expiry
+	// Strings:
+	Value []byte
+	// Collections:
+	Version    uint64
+	Size       uint64
+	Head, Tail uint64 // lists only
+}
+
+// Encode appends the record encoding of m to dst.
+func (m *Meta) Encode(dst []byte) []byte {
+	var flags byte
+	if m.ExpireAt != 0 {
+		flags |= flagExpire
+	}
+	dst = append(dst, byte(m.Type), flags)
+	if m.ExpireAt != 0 {
+		dst = binary.BigEndian.AppendUint64(dst, uint64(m.ExpireAt))
+	}
+	if m.Type == TypeString {
+		return append(dst, m.Value...)
+	}
+	dst = binary.BigEndian.AppendUint64(dst, m.Version)
+	dst = binary.BigEndian.AppendUint64(dst, m.Size)
+	if m.Type == TypeList {
+		dst = binary.BigEndian.AppendUint64(dst, m.Head)
+		dst = binary.BigEndian.AppendUint64(dst, m.Tail)
+	}
+	return dst
+}
+
+// DecodeMeta decodes a metadata record. For strings, m.Value aliases b.
+func DecodeMeta(b []byte) (Meta, error) {
+	var m Meta
+	if len(b) < 2 {
+		return m, ErrCorruptMeta
+	}
+	m.Type = Type(b[0])
+	flags := b[1]
+	b = b[2:]
+	if flags&flagExpire != 0 {
+		if len(b) < 8 {
+			return m, ErrCorruptMeta
+		}
+		m.ExpireAt = int64(binary.BigEndian.Uint64(b))
+		b = b[8:]
+	}
+	switch m.Type {
+	case TypeString:
+		m.Value = b
+		return m, nil
+	case TypeList, TypeHash, TypeSet, TypeZSet, TypeStream:
+	default:
+		return m, fmt.Errorf("%w: type %d", ErrCorruptMeta, m.Type)
+	}
+	if len(b) < 16 {
+		return m, ErrCorruptMeta
+	}
+	m.Version = binary.BigEndian.Uint64(b)
+	m.Size = binary.BigEndian.Uint64(b[8:])
+	if m.Type == TypeList {
+		if len(b) < 32 {
+			return m, ErrCorruptMeta
+		}
+		m.Head = binary.BigEndian.Uint64(b[16:])
+		m.Tail = binary.BigEndian.Uint64(b[24:])
+	}
+	return m, nil
+}

@@ -1,0 +1,28 @@
+package keyspace
+
+import "errors"
+
+// Txn is the transactional key-value view a command runs against. Keys are
+// logical keys built by mvcc/keys. Reads see the transaction's snapshot plus
+// its own earlier writes. Writes are buffered until the caller commits.
+// A Txn is used by one goroutine at a time.
+type Txn interface {
+	// Get returns the value of key; ok is false when it has none.
+	Get(key []byte) (value []byte, ok bool, err error)
+	// Set buffers a write of key.
+	Set(key, value []byte) error
+	// Delete buffers a deletion of key.
+	Delete(key []byte) error
+	// Scan calls fn for every key in [lower, upper) in ascending order
+	// (descending when reverse), merging buffered writes. A nil upper is
+	// unbounded. An error from fn ends the scan and is returned unchanged
+	// (callers use ErrStop to end early). key and value are only valid
+	// during the call.
+	Scan(lower, upper []byte, reverse bool, fn func(key, value []byte) error) error
+	// NowMs is the transaction's time in Unix milliseconds (the physical part
+	// of its timestamp). Expiry is judged against it.
+	NowMs() int64
+}
+
+// ErrStop ends a Scan early without error.
+var ErrStop = errors.New("keyspace: stop scan")

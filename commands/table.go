@@ -1,0 +1,17 @@
+package commands
+
+// NewRedisTable returns the table of every implemented command. Each
+// family file registers its commands; metadata (arity, flags, key
+// positions, categories, docs) comes from the recorded Redis 7.0 data.
+func NewRedisTable() *Table {
+	t := NewTable()
+	for _, register := range families {
+		register(t)
+	}
+	return t
+}
+
+// families lists the per-family registration functions. Each family file
+// adds itself here from a var declaration, not init(), so the order is
+// explicit.
+var families = []func(*Table){registerStrings, registerBitmaps}

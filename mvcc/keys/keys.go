@@ -1,0 +1,310 @@
+// Package keys owns every physical key layout of Skerry: the node-local Raft
+// keys, the three MVCC record families and the logical Redis key layout that
+// the MVCC layer versions. Nothing else builds or parses physical keys.
+//
+// The byte values here are an on-disk format. They are frozen: never
+// renumber or reuse a tag; add new ones.
+package keys
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// FormatVersion is stored in the store ident record; bump it only with a
+// migration.
+const FormatVersion = 1
+
+// ErrCorrupt reports a physical key that does not parse.
+var ErrCorrupt = errors.New("keys: corrupt key")
+
+// Top-level prefixes (frozen).
+const (
+	localPrefix byte = 0x01 // node-local, never replicated: Raft logs, region state
+	lockPrefix  byte = 'l'  // MVCC lock records: 'l' + enc(userKey)
+	writePrefix byte = 'w'  // MVCC write records: 'w' + enc(userKey) + ^commitTS
+	dataPrefix  byte = 'd'  // MVCC data records: 'd' + enc(userKey) + ^startTS
+)
+
+// Local key kinds (frozen).
+const (
+	localStoreIdent  byte = 0x01
+	localRegionRaft  byte = 0x02
+	localRegionState byte = 0x03
+
+	raftLogSuffix        byte = 0x01
+	raftHardStateSuffix  byte = 0x02
+	raftApplyStateSuffix byte = 0x03
+)
+
+// StoreIdentKey holds the node's store id, cluster id and format version.
+func StoreIdentKey() []byte { return []byte{localPrefix, localStoreIdent} }
+
+func regionRaftPrefix(regionID uint64, suffix byte) []byte {
+	k := make([]byte, 0, 19)
+	k = append(k, localPrefix, localRegionRaft)
+	k = binary.BigEndian.AppendUint64(k, regionID)
+	return append(k, suffix)
+}
+
+// RaftLogKey is the key of one Raft log entry of a region.
+func RaftLogKey(regionID, index uint64) []byte {
+	return binary.BigEndian.AppendUint64(regionRaftPrefix(regionID, raftLogSuffix), index)
+}
+
+// RaftLogIndex parses the index out of a RaftLogKey.
+func RaftLogIndex(key []byte) (uint64, error) {
+	if len(key) != 19 || key[0] != localPrefix || key[1] != localRegionRaft || key[10] != raftLogSuffix {
+		return 0, ErrCorrupt
+	}
+	return binary.BigEndian.Uint64(key[11:]), nil
+}
+
+// RaftLogRange returns the bounds of all log entries of a region.
+func RaftLogRange(regionID uint64) (lower, upper []byte) {
+	return RaftLogKey(regionID, 0), RaftLogKey(regionID, math.MaxUint64)
+}
+
+// RaftHardStateKey holds a region's raftpb.HardState.
+func RaftHardStateKey(regionID uint64) []byte { return regionRaftPrefix(regionID, raftHardStateSuffix) }
+
+// RaftApplyStateKey holds a region's applied index and truncated state.
+func RaftApplyStateKey(regionID uint64) []byte {
+	return regionRaftPrefix(regionID, raftApplyStateSuffix)
+}
+
+// RegionStateKey holds a region's descriptor (range, epoch, peers).
+func RegionStateKey(regionID uint64) []byte {
+	k := []byte{localPrefix, localRegionState}
+	return binary.BigEndian.AppendUint64(k, regionID)
+}
+
+// RegionStateRange bounds every RegionStateKey.
+func RegionStateRange() (lower, upper []byte) {
+	return []byte{localPrefix, localRegionState}, []byte{localPrefix, localRegionState + 1}
+}
+
+// ---- MVCC record keys ----
+//
+// User keys are encoded with an order-preserving, self-delimiting escape
+// (0x00 -> 0x00 0xFF, terminated by 0x00 0x01) so that a user key followed by
+// a timestamp never collides with a longer user key: all versions of one user
+// key sort together and before any key it is a prefix of.
+
+const (
+	escape     byte = 0x00
+	escaped00  byte = 0xFF
+	terminator byte = 0x01
+)
+
+// appendEscaped appends the self-delimiting encoding of k.
+func appendEscaped(dst, k []byte) []byte {
+	for _, c := range k {
+		if c == escape {
+			dst = append(dst, escape, escaped00)
+		} else {
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, escape, terminator)
+}
+
+// decodeEscaped decodes an escaped user key at the start of b and returns it
+// with the rest of b.
+func decodeEscaped(b []byte) (key, rest []byte, err error) {
+	key = make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c != escape {
+			key = append(key, c)
+			continue
+		}
+		if i+1 >= len(b) {
+			return nil, nil, ErrCorrupt
+		}
+		switch b[i+1] {
+		case escaped00:
+			key = append(key, escape)
+			i++
+		case terminator:
+			return key, b[i+2:], nil
+		default:
+			return nil, nil, ErrCorrupt
+		}
+	}
+	return nil, nil, ErrCorrupt
+}
+
+// LockKey is the key of the lock record of userKey.
+func LockKey(userKey []byte) []byte {
+	return appendEscaped(append(make([]byte, 0, len(userKey)+4), lockPrefix), userKey)
+}
+
+// WriteKey is the key of the write record of userKey committed at commitTS.
+// Newer versions sort first.
+func WriteKey(userKey []byte, commitTS uint64) []byte {
+	k := appendEscaped(append(make([]byte, 0, len(userKey)+12), writePrefix), userKey)
+	return binary.BigEndian.AppendUint64(k, ^commitTS)
+}
+
+// DataKey is the key of the value written by the transaction that started at
+// startTS (used for values too long to inline in the write record).
+func DataKey(userKey []byte, startTS uint64) []byte {
+	k := appendEscaped(append(make([]byte, 0, len(userKey)+12), dataPrefix), userKey)
+	return binary.BigEndian.AppendUint64(k, ^startTS)
+}
+
+// DecodeLockKey returns the user key of a LockKey.
+func DecodeLockKey(k []byte) ([]byte, error) {
+	if len(k) == 0 || k[0] != lockPrefix {
+		return nil, ErrCorrupt
+	}
+	uk, rest, err := decodeEscaped(k[1:])
+	if err != nil || len(rest) != 0 {
+		return nil, ErrCorrupt
+	}
+	return uk, nil
+}
+
+// DecodeWriteKey returns the user key and commit timestamp of a WriteKey.
+func DecodeWriteKey(k []byte) ([]byte, uint64, error) {
+	return decodeVersioned(k, writePrefix)
+}
+
+// DecodeDataKey returns the user key and start timestamp of a DataKey.
+func DecodeDataKey(k []byte) ([]byte, uint64, error) {
+	return decodeVersioned(k, dataPrefix)
+}
+
+func decodeVersioned(k []byte, prefix byte) ([]byte, uint64, error) {
+	if len(k) == 0 || k[0] != prefix {
+		return nil, 0, ErrCorrupt
+	}
+	uk, rest, err := decodeEscaped(k[1:])
+	if err != nil || len(rest) != 8 {
+		return nil, 0, ErrCorrupt
+	}
+	return uk, ^binary.BigEndian.Uint64(rest), nil
+}
+
+// WriteKeyVersionless is the prefix shared by every write record of userKey;
+// WriteKey(userKey, ts) sorts within [WriteKeyVersionless, WriteKeyVersionless+0xFF..).
+func WriteKeyVersionless(userKey []byte) []byte {
+	return appendEscaped([]byte{writePrefix}, userKey)
+}
+
+// LockRange, WriteRange and DataRange map a user-key range [start, end) to
+// the physical range of one record family. A nil end means unbounded.
+func LockRange(start, end []byte) (lower, upper []byte)  { return familyRange(lockPrefix, start, end) }
+func WriteRange(start, end []byte) (lower, upper []byte) { return familyRange(writePrefix, start, end) }
+func DataRange(start, end []byte) (lower, upper []byte)  { return familyRange(dataPrefix, start, end) }
+
+func familyRange(prefix byte, start, end []byte) (lower, upper []byte) {
+	lower = appendEscaped([]byte{prefix}, start)
+	if len(start) == 0 {
+		lower = []byte{prefix}
+	}
+	if end == nil {
+		upper = []byte{prefix + 1}
+	} else {
+		upper = appendEscaped([]byte{prefix}, end)
+	}
+	return lower, upper
+}
+
+// ---- Logical (user) keys: the Redis data model ----
+//
+// slot(2, big endian) | db(1) | len(key)(4, big endian) | key | suffix
+//
+// An empty suffix is the key's metadata record; collections append
+// version(8) | member. All records of one Redis key are contiguous, so a
+// region boundary chosen at a metadata key never splits a Redis key.
+//
+// Each slot also holds its expiry index after every database:
+// slot(2) | expiryIndexTag | expireAtMs(8) | db(1) | len(4) | key
+
+// NumSlots is the number of Redis Cluster hash slots.
+const NumSlots = 16384
+
+// MaxDB is the number of logical databases (SELECT 0..MaxDB-1).
+const MaxDB = 16
+
+const expiryIndexTag byte = 0xFE
+
+// MetaKey is the metadata record of a Redis key.
+func MetaKey(db int, key []byte) []byte {
+	k := make([]byte, 0, 7+len(key))
+	k = binary.BigEndian.AppendUint16(k, Slot(key))
+	k = append(k, byte(db))
+	k = binary.BigEndian.AppendUint32(k, uint32(len(key)))
+	return append(k, key...)
+}
+
+// MemberKey is the record of one member of a collection version.
+func MemberKey(db int, key []byte, version uint64, member []byte) []byte {
+	k := MemberPrefix(db, key, version)
+	return append(k, member...)
+}
+
+// MemberPrefix bounds every member record of one collection version.
+func MemberPrefix(db int, key []byte, version uint64) []byte {
+	k := make([]byte, 0, 15+len(key))
+	k = append(k, MetaKey(db, key)...)
+	return binary.BigEndian.AppendUint64(k, version)
+}
+
+// DecodeMetaKey parses a logical key produced by MetaKey or MemberKey and
+// returns its database, Redis key and the suffix after it. ok is false for
+// expiry-index keys.
+func DecodeMetaKey(k []byte) (db int, key, suffix []byte, ok bool) {
+	if len(k) < 7 || k[2] >= MaxDB {
+		return 0, nil, nil, false
+	}
+	n := int(binary.BigEndian.Uint32(k[3:7]))
+	if n < 0 || 7+n > len(k) {
+		return 0, nil, nil, false
+	}
+	return int(k[2]), k[7 : 7+n], k[7+n:], true
+}
+
+// SlotDBPrefix bounds every record of database db within one slot.
+func SlotDBPrefix(slot uint16, db int) []byte {
+	return []byte{byte(slot >> 8), byte(slot), byte(db)}
+}
+
+// SlotPrefix bounds every record of one slot.
+func SlotPrefix(slot uint16) []byte { return []byte{byte(slot >> 8), byte(slot)} }
+
+// ExpiryIndexKey is the expiry index entry of a Redis key.
+func ExpiryIndexKey(db int, key []byte, expireAtMs int64) []byte {
+	k := make([]byte, 0, 16+len(key))
+	k = binary.BigEndian.AppendUint16(k, Slot(key))
+	k = append(k, expiryIndexTag)
+	k = binary.BigEndian.AppendUint64(k, uint64(expireAtMs))
+	k = append(k, byte(db))
+	k = binary.BigEndian.AppendUint32(k, uint32(len(key)))
+	return append(k, key...)
+}
+
+// ExpiryIndexRange bounds the expiry entries of a slot that expire before
+// untilMs (exclusive).
+func ExpiryIndexRange(slot uint16, untilMs int64) (lower, upper []byte) {
+	lower = []byte{byte(slot >> 8), byte(slot), expiryIndexTag}
+	upper = binary.BigEndian.AppendUint64(append([]byte(nil), lower...), uint64(untilMs))
+	return lower, upper
+}
+
+// DecodeExpiryIndexKey parses an ExpiryIndexKey.
+func DecodeExpiryIndexKey(k []byte) (db int, key []byte, expireAtMs int64, ok bool) {
+	if len(k) < 16 || k[2] != expiryIndexTag {
+		return 0, nil, 0, false
+	}
+	expireAtMs = int64(binary.BigEndian.Uint64(k[3:11]))
+	db = int(k[11])
+	n := int(binary.BigEndian.Uint32(k[12:16]))
+	if 16+n != len(k) {
+		return 0, nil, 0, false
+	}
+	return db, k[16:], expireAtMs, true
+}

@@ -1,0 +1,45 @@
+package mvcc
+
+import (
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
+
+// Mutation is a transaction's intended change to one user key.
+type Mutation struct {
+	Key    []byte
+	Delete bool
+	Value  []byte
+}
+
+// OnePC commits mutations in one phase at commitTS for a transaction that
+// read at startTS: every key must be free of locks and unchanged since
+// startTS (otherwise *KeyLockedError / *WriteConflictError). It returns the
+// physical modifications to replicate. The caller must hold latches on
+// every key so the check and the apply are not interleaved with another
+// writer of the same keys.
+func OnePC(rd *Reader, mutations []Mutation, startTS, commitTS uint64) ([]Modify, error) {
+	mods := make([]Modify, 0, len(mutations))
+	for _, m := range mutations {
+		if err := rd.anyLock(m.Key); err != nil {
+			return nil, err
+		}
+		latest, err := rd.LatestCommitTS(m.Key)
+		if err != nil {
+			return nil, err
+		}
+		if latest > startTS {
+			return nil, &WriteConflictError{Key: m.Key, StartTS: startTS, ConflictCommitTS: latest}
+		}
+		w := Write{Kind: WritePut, StartTS: startTS}
+		if m.Delete {
+			w.Kind = WriteDelete
+		} else if len(m.Value) <= ShortValueMax {
+			w.HasShort = true
+			w.ShortValue = m.Value
+		} else {
+			mods = append(mods, Modify{Op: OpPut, Key: keys.DataKey(m.Key, startTS), Value: m.Value})
+		}
+		mods = append(mods, Modify{Op: OpPut, Key: keys.WriteKey(m.Key, commitTS), Value: w.Encode()})
+	}
+	return mods, nil
+}

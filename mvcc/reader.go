@@ -1,0 +1,229 @@
+package mvcc
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/skerrydb/skerry/mvcc/engine"
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
+
+// Reader reads user keys as of a timestamp.
+type Reader struct {
+	r  engine.Reader
+	ts uint64
+}
+
+// NewReader returns a reader of r at ts.
+func NewReader(r engine.Reader, ts uint64) *Reader { return &Reader{r: r, ts: ts} }
+
+// TS returns the read timestamp.
+func (rd *Reader) TS() uint64 { return rd.ts }
+
+// checkLock returns a *KeyLockedError if a transaction that started at or
+// before the read timestamp holds a lock on key.
+func (rd *Reader) checkLock(key []byte) error {
+	v, err := rd.r.Get(keys.LockKey(key))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l, err := DecodeLock(v)
+	if err != nil {
+		return err
+	}
+	if l.Kind == LockLock || l.StartTS > rd.ts {
+		return nil
+	}
+	return &KeyLockedError{Key: bytes.Clone(key), Lock: l}
+}
+
+// anyLock returns a *KeyLockedError if any transaction holds a lock on key,
+// whatever its timestamp: writers conflict with every lock.
+func (rd *Reader) anyLock(key []byte) error {
+	v, err := rd.r.Get(keys.LockKey(key))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	l, err := DecodeLock(v)
+	if err != nil {
+		return err
+	}
+	return &KeyLockedError{Key: bytes.Clone(key), Lock: l}
+}
+
+// Get returns the value of key visible at the read timestamp.
+func (rd *Reader) Get(key []byte) ([]byte, bool, error) {
+	if err := rd.checkLock(key); err != nil {
+		return nil, false, err
+	}
+	w, _, found, err := rd.SeekWrite(key, rd.ts)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	return rd.value(key, &w)
+}
+
+// SeekWrite returns the newest data-changing write record (put or delete)
+// of key committed at or before ts, skipping lock-only and rollback
+// records, and its commit timestamp.
+func (rd *Reader) SeekWrite(key []byte, ts uint64) (Write, uint64, bool, error) {
+	prefix := keys.WriteKeyVersionless(key)
+	it, err := rd.r.NewIter(keys.WriteKey(key, ts), prefixEnd(prefix))
+	if err != nil {
+		return Write{}, 0, false, err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		_, cts, err := keys.DecodeWriteKey(it.Key())
+		if err != nil {
+			return Write{}, 0, false, err
+		}
+		w, err := DecodeWrite(it.Value())
+		if err != nil {
+			return Write{}, 0, false, err
+		}
+		switch w.Kind {
+		case WritePut:
+			w.ShortValue = bytes.Clone(w.ShortValue)
+			return w, cts, true, nil
+		case WriteDelete:
+			return Write{}, cts, false, nil
+		}
+	}
+	return Write{}, 0, false, it.Error()
+}
+
+// LatestCommitTS returns the commit timestamp of the newest write record of
+// any kind of key, or 0.
+func (rd *Reader) LatestCommitTS(key []byte) (uint64, error) {
+	prefix := keys.WriteKeyVersionless(key)
+	it, err := rd.r.NewIter(prefix, prefixEnd(prefix))
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return 0, it.Error()
+	}
+	_, cts, err := keys.DecodeWriteKey(it.Key())
+	return cts, err
+}
+
+func (rd *Reader) value(key []byte, w *Write) ([]byte, bool, error) {
+	if w.HasShort {
+		if w.ShortValue == nil {
+			return []byte{}, true, nil
+		}
+		return w.ShortValue, true, nil
+	}
+	v, err := rd.r.Get(keys.DataKey(key, w.StartTS))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, false, ErrCorruptRecord
+	}
+	return v, err == nil, err
+}
+
+// Scan calls fn for every user key in [start, end) (end nil: unbounded)
+// with its value visible at the read timestamp, ascending or descending.
+// fn's slices are valid only during the call. fn may return errStop-like
+// sentinels of its own; Scan returns them unchanged.
+func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byte) error) error {
+	if err := rd.checkLocksIn(start, end); err != nil {
+		return err
+	}
+	lower, upper := keys.WriteRange(start, end)
+	it, err := rd.r.NewIter(lower, upper)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	var ok bool
+	if reverse {
+		ok = it.Last()
+	} else {
+		ok = it.First()
+	}
+	for ok {
+		uk, _, err := keys.DecodeWriteKey(it.Key())
+		if err != nil {
+			return err
+		}
+		uk = bytes.Clone(uk)
+		prefix := keys.WriteKeyVersionless(uk)
+		// Find the newest data-changing version at or before ts.
+		var val []byte
+		var found bool
+		for ok = it.SeekGE(keys.WriteKey(uk, rd.ts)); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+			w, err := DecodeWrite(it.Value())
+			if err != nil {
+				return err
+			}
+			if w.Kind == WritePut {
+				if val, found, err = rd.value(uk, &w); err != nil {
+					return err
+				}
+				break
+			}
+			if w.Kind == WriteDelete {
+				break
+			}
+		}
+		if found {
+			if err := fn(uk, val); err != nil {
+				return err
+			}
+		}
+		if reverse {
+			ok = it.SeekLT(prefix)
+		} else {
+			ok = it.SeekGE(prefixEnd(prefix))
+		}
+	}
+	return it.Error()
+}
+
+func (rd *Reader) checkLocksIn(start, end []byte) error {
+	lower, upper := keys.LockRange(start, end)
+	it, err := rd.r.NewIter(lower, upper)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		l, err := DecodeLock(it.Value())
+		if err != nil {
+			return err
+		}
+		if l.Kind == LockLock || l.StartTS > rd.ts {
+			continue
+		}
+		uk, err := keys.DecodeLockKey(it.Key())
+		if err != nil {
+			return err
+		}
+		l.Primary = bytes.Clone(l.Primary)
+		l.ShortValue = bytes.Clone(l.ShortValue)
+		return &KeyLockedError{Key: uk, Lock: l}
+	}
+	return it.Error()
+}
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+// Escaped user keys never end in 0xFF bytes that would need carrying
+// beyond the terminator, but handle it generally.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}

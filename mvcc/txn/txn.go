@@ -1,0 +1,127 @@
+package txn
+
+import (
+	"bytes"
+	"sort"
+
+	"github.com/skerrydb/skerry/mvcc"
+)
+
+// Txn buffers writes over a snapshot reader. Reads see the snapshot plus
+// the transaction's own writes. Not safe for concurrent use.
+type Txn struct {
+	rd     *mvcc.Reader
+	nowMs  int64
+	writes map[string]mvcc.Mutation
+}
+
+// New returns a transaction reading through rd whose clock (for expiry)
+// reads nowMs.
+func New(rd *mvcc.Reader, nowMs int64) *Txn {
+	return &Txn{rd: rd, nowMs: nowMs}
+}
+
+// NowMs returns the transaction's time in Unix ms.
+func (t *Txn) NowMs() int64 { return t.nowMs }
+
+// StartTS returns the read timestamp.
+func (t *Txn) StartTS() uint64 { return t.rd.TS() }
+
+// Get returns the value of key.
+func (t *Txn) Get(key []byte) ([]byte, bool, error) {
+	if m, ok := t.writes[string(key)]; ok {
+		if m.Delete {
+			return nil, false, nil
+		}
+		return m.Value, true, nil
+	}
+	return t.rd.Get(key)
+}
+
+// Set buffers a put.
+func (t *Txn) Set(key, value []byte) error {
+	if t.writes == nil {
+		t.writes = make(map[string]mvcc.Mutation, 2)
+	}
+	k := string(key)
+	t.writes[k] = mvcc.Mutation{Key: []byte(k), Value: bytes.Clone(value)}
+	return nil
+}
+
+// Delete buffers a delete.
+func (t *Txn) Delete(key []byte) error {
+	if t.writes == nil {
+		t.writes = make(map[string]mvcc.Mutation, 2)
+	}
+	k := string(key)
+	t.writes[k] = mvcc.Mutation{Key: []byte(k), Delete: true}
+	return nil
+}
+
+// Mutations returns the buffered writes sorted by key.
+func (t *Txn) Mutations() []mvcc.Mutation {
+	out := make([]mvcc.Mutation, 0, len(t.writes))
+	for _, m := range t.writes {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	return out
+}
+
+// Empty reports whether the transaction wrote nothing.
+func (t *Txn) Empty() bool { return len(t.writes) == 0 }
+
+// Scan merges the snapshot with buffered writes over [lower, upper).
+func (t *Txn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
+	var buf []mvcc.Mutation
+	for _, m := range t.writes {
+		if bytes.Compare(m.Key, lower) >= 0 && (upper == nil || bytes.Compare(m.Key, upper) < 0) {
+			buf = append(buf, m)
+		}
+	}
+	sort.Slice(buf, func(i, j int) bool {
+		c := bytes.Compare(buf[i].Key, buf[j].Key)
+		if reverse {
+			return c > 0
+		}
+		return c < 0
+	})
+	// before reports whether buffered key b comes before stored key k in
+	// iteration order.
+	before := func(b, k []byte) bool {
+		c := bytes.Compare(b, k)
+		if reverse {
+			return c > 0
+		}
+		return c < 0
+	}
+	emit := func(m mvcc.Mutation) error {
+		if m.Delete {
+			return nil
+		}
+		return fn(m.Key, m.Value)
+	}
+	i := 0
+	err := t.rd.Scan(lower, upper, reverse, func(k, v []byte) error {
+		for i < len(buf) && before(buf[i].Key, k) {
+			if err := emit(buf[i]); err != nil {
+				return err
+			}
+			i++
+		}
+		if i < len(buf) && bytes.Equal(buf[i].Key, k) {
+			i++
+			return emit(buf[i-1])
+		}
+		return fn(k, v)
+	})
+	if err != nil {
+		return err
+	}
+	for ; i < len(buf); i++ {
+		if err := emit(buf[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
