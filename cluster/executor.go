@@ -43,15 +43,17 @@ func newExecutor(e engine.Engine, o oracle, r raftStore) *executor {
 	return &executor{engine: e, oracle: o, raft: r, latches: txn.NewLatches(4096)}
 }
 
-// latchKeys maps Redis keys of database db to latch keys; nil stays nil
-// (whole keyspace).
+// latchKeys maps Redis keys to latch keys; nil stays nil (whole keyspace).
+// Latches are per key name, across databases: COPY ... DB and MOVE touch
+// the same name in another database, and a name's slot (hence its region)
+// does not depend on the database.
 func latchKeys(db int, ks [][]byte) [][]byte {
 	if ks == nil {
 		return nil
 	}
 	out := make([][]byte, len(ks))
 	for i, k := range ks {
-		out[i] = keys.MetaKey(db, k)
+		out[i] = keys.MetaKey(0, k)
 	}
 	return out
 }

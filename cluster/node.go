@@ -166,7 +166,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		if err := n.resp.Serve(n.respLn); err != nil && !errors.Is(err, net.ErrClosed) {
+		if err := n.resp.Serve(n.respLn); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, resp.ErrServerClosed) {
 			n.log.Error("resp server stopped", "err", err)
 		}
 	}()

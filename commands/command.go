@@ -63,7 +63,10 @@ func (cmd *Command) KeyArgs(args [][]byte) [][]byte {
 	if cmd.Keys != nil {
 		return cmd.Keys(args)
 	}
-	if cmd.meta != nil && cmd.meta.specsOK && len(cmd.meta.specs) > 0 {
+	// Commands with movable keys (numkeys, keywords) are resolved with the
+	// recorded key specs; for the others Redis's legacy first/last/step
+	// range is exact and allocation-light.
+	if cmd.meta != nil && cmd.flags["movablekeys"] && cmd.meta.specsOK && len(cmd.meta.specs) > 0 {
 		pos, ok := findKeys(cmd.meta.specs, args)
 		if !ok {
 			return nil

@@ -57,10 +57,17 @@ func (d *Dispatcher) ServeRESP(c *resp.Client, args [][]byte, w *resp.Writer) {
 		d.replyError(w, ErrArity(cmd.Name).Error())
 		return
 	}
-	if !c.Authenticated && !cmd.HasFlag(FlagNoAuth) && d.env.Config.RequirePass() != "" {
-		d.env.Stats.Reject(cmd.Name)
-		d.replyError(w, ErrNoAuth.Msg)
-		return
+	if !c.Authenticated {
+		if d.env.Config.RequirePass() == "" {
+			// The default user has no password: the client is
+			// authenticated as it, and stays so if a password is set
+			// later (as in Redis).
+			c.Authenticated = true
+		} else if !cmd.HasFlag(FlagNoAuth) {
+			d.env.Stats.Reject(cmd.Name)
+			d.replyError(w, ErrNoAuth.Msg)
+			return
+		}
 	}
 	c.Touch(cmd.Name, start)
 	err := d.run(cmd, c, args, w)

@@ -14,4 +14,12 @@ func NewRedisTable() *Table {
 // families lists the per-family registration functions. Each family file
 // adds itself here from a var declaration, not init(), so the order is
 // explicit.
-var families = []func(*Table){registerStrings, registerBitmaps}
+var families = []func(*Table){
+	registerConnection,
+	registerServer,
+	registerCommandCmd,
+	registerKeys,
+	registerExpire,
+	registerStrings,
+	registerBitmaps,
+}

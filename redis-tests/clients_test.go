@@ -107,7 +107,7 @@ func TestRueidis(t *testing.T) {
 	if v, err := resps[1].AsInt64(); err != nil || v != 10 {
 		t.Fatalf("INCRBY in DoMulti = %d, %v", v, err)
 	}
-	if v, err := resps[2].AsInt64(); err != nil || v != 1 {
+	if v, err := resps[2].AsInt64(); err != nil || v != 2 {
 		t.Fatalf("STRLEN in DoMulti = %d, %v", v, err)
 	}
 }

@@ -41,7 +41,23 @@ func (t Type) String() string {
 
 // metadata flags (frozen bit values).
 const (
-	flagExpire byte = 1 << 0
+	flagExpire   byte = 1 << 0
+	flagEncRaw   byte = 1 << 1 // strings: StringEncRaw
+	flagEncNoInt byte = 1 << 2 // strings: StringEncNoInt
+)
+
+// StringEnc records how Redis would have encoded a string value, which
+// depends on the command that produced it, so OBJECT ENCODING can answer as
+// Redis does.
+type StringEnc byte
+
+const (
+	// StringEncAuto: as SET stores it ("int", "embstr" or "raw" by content).
+	StringEncAuto StringEnc = iota
+	// StringEncRaw: modified in place (APPEND, SETRANGE, SETBIT...): "raw".
+	StringEncRaw
+	// StringEncNoInt: never integer-encoded (INCRBYFLOAT): "embstr" or "raw".
+	StringEncNoInt
 )
 
 // ErrCorruptMeta reports a metadata record that does not decode.
@@ -57,6 +73,7 @@ type Meta struct {
 	ExpireAt int64 // Unix ms; 0 means no expiry
 	// Strings:
 	Value []byte
+	Enc   StringEnc
 	// Collections:
 	Version    uint64
 	Size       uint64
@@ -68,6 +85,14 @@ func (m *Meta) Encode(dst []byte) []byte {
 	var flags byte
 	if m.ExpireAt != 0 {
 		flags |= flagExpire
+	}
+	if m.Type == TypeString {
+		switch m.Enc {
+		case StringEncRaw:
+			flags |= flagEncRaw
+		case StringEncNoInt:
+			flags |= flagEncNoInt
+		}
 	}
 	dst = append(dst, byte(m.Type), flags)
 	if m.ExpireAt != 0 {
@@ -104,6 +129,12 @@ func DecodeMeta(b []byte) (Meta, error) {
 	switch m.Type {
 	case TypeString:
 		m.Value = b
+		switch {
+		case flags&flagEncRaw != 0:
+			m.Enc = StringEncRaw
+		case flags&flagEncNoInt != 0:
+			m.Enc = StringEncNoInt
+		}
 		return m, nil
 	case TypeList, TypeHash, TypeSet, TypeZSet, TypeStream:
 	default:

@@ -1,0 +1,27 @@
+// Package commands is the command table and the command bodies of Skerry's
+// Redis protocol: one Table of Commands (name, arity, flags, key
+// positions, ACL categories, handler), a Dispatcher that implements
+// resp.Handler, and one file per command family (connection.go,
+// server.go, info.go, keys.go, expire.go, command_cmd.go, strings.go,
+// bitmap.go...). errors.go is the one place Go errors become RESP errors.
+//
+// Command metadata is never typed by hand: redis70_commands.json holds the
+// COMMAND INFO, COMMAND DOCS and HELP reply trees of every Redis 7.0
+// command, recorded from a real redis-server by internal/gencommands
+// (go generate), embedded, and applied by Table.Register. COMMAND replies
+// are the recorded trees narrowed to the registered commands, re-encoded
+// for the client's protocol.
+//
+// Usage: build the table with NewRedisTable, fill an Env (Store, Config,
+// Stats...) and serve with NewDispatcher. Data commands (Command.Data) run
+// inside Store.Update/View over their key arguments (nil keys: the whole
+// keyspace); other commands run directly.
+//
+// Invariants:
+//   - Registering a name twice, a subcommand before its parent, or an
+//     Arity that contradicts Redis panics at start-up.
+//   - A handler that returns an error has its partial reply discarded; a
+//     data command body may run more than once and must only touch c.DB.
+//   - Expiry and TTL arithmetic use the transaction's clock
+//     (c.DB.NowMs), never the node's.
+package commands

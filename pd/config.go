@@ -1,0 +1,129 @@
+package pd
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultName            = "pd"
+	DefaultClientURL       = "http://127.0.0.1:2379"
+	DefaultPeerURL         = "http://127.0.0.1:2380"
+	DefaultTSOSaveInterval = 3 * time.Second
+)
+
+// Config configures an embedded PD member. Zero fields take the documented
+// defaults; call Validate (Start does) to check the rest.
+type Config struct {
+	// DataDir holds etcd's data (WAL and backend); conventionally
+	// <node data dir>/pd. Required.
+	DataDir string
+	// Name is this member's name in InitialCluster. Default "pd".
+	Name string
+	// ClientURL is where etcd serves clients (http://host:port; only
+	// 127.0.0.1 or another IP, no host names). Default
+	// http://127.0.0.1:2379.
+	ClientURL string
+	// PeerURL is where etcd serves its peers. Default
+	// http://127.0.0.1:2380.
+	PeerURL string
+	// InitialCluster is "name=peerURL,..." for the members that form a new
+	// cluster. Default "<Name>=<PeerURL>" (a single-member cluster). It is
+	// ignored once DataDir holds a member.
+	InitialCluster string
+	// TSOSaveInterval is how far ahead of the issued timestamps the TSO
+	// window is persisted: a restarted leader skips at most this much
+	// time. Default 3s; minimum 1ms.
+	TSOSaveInterval time.Duration
+	// Logger receives etcd's and PD's logs. Default: errors only, as JSON
+	// on stderr (etcd is chatty at info level).
+	Logger *zap.Logger
+	// Now is the clock of the TSO. Default time.Now; tests inject one.
+	Now func() time.Time
+
+	// unsafeNoFsync disables etcd's fsyncs; tests only.
+	unsafeNoFsync bool
+	// startTimeout bounds Start when its ctx has no deadline. Default 30s.
+	startTimeout time.Duration
+}
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.Name == "" {
+		c.Name = DefaultName
+	}
+	if c.ClientURL == "" {
+		c.ClientURL = DefaultClientURL
+	}
+	if c.PeerURL == "" {
+		c.PeerURL = DefaultPeerURL
+	}
+	if c.InitialCluster == "" {
+		c.InitialCluster = c.Name + "=" + c.PeerURL
+	}
+	if c.TSOSaveInterval == 0 {
+		c.TSOSaveInterval = DefaultTSOSaveInterval
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.startTimeout == 0 {
+		c.startTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports the first invalid field, wrapping ErrInvalidConfig.
+// Zero fields are valid (they take defaults), except DataDir.
+func (c *Config) Validate() error {
+	d := c.withDefaults()
+	if d.DataDir == "" {
+		return fmt.Errorf("%w: DataDir is required", ErrInvalidConfig)
+	}
+	if strings.ContainsAny(d.Name, "=,") {
+		return fmt.Errorf("%w: Name %q contains '=' or ','", ErrInvalidConfig, d.Name)
+	}
+	for _, u := range []struct{ field, v string }{{"ClientURL", d.ClientURL}, {"PeerURL", d.PeerURL}} {
+		if _, err := parseURL(u.v); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrInvalidConfig, u.field, err)
+		}
+	}
+	found := false
+	for _, m := range strings.Split(d.InitialCluster, ",") {
+		name, peer, ok := strings.Cut(m, "=")
+		if !ok || name == "" {
+			return fmt.Errorf("%w: InitialCluster member %q is not name=peerURL", ErrInvalidConfig, m)
+		}
+		if _, err := parseURL(peer); err != nil {
+			return fmt.Errorf("%w: InitialCluster member %q: %w", ErrInvalidConfig, m, err)
+		}
+		found = found || name == d.Name
+	}
+	if !found {
+		return fmt.Errorf("%w: InitialCluster %q does not name this member %q", ErrInvalidConfig, d.InitialCluster, d.Name)
+	}
+	if d.TSOSaveInterval < time.Millisecond {
+		return fmt.Errorf("%w: TSOSaveInterval %v is below 1ms", ErrInvalidConfig, d.TSOSaveInterval)
+	}
+	return nil
+}
+
+// parseURL parses an http(s)://host:port URL.
+func parseURL(s string) (url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return url.URL{}, err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return url.URL{}, fmt.Errorf("URL %q: scheme must be http or https", s)
+	}
+	if u.Port() == "" {
+		return url.URL{}, fmt.Errorf("URL %q has no port", s)
+	}
+	return *u, nil
+}

@@ -1,0 +1,245 @@
+package pd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
+	"go.uber.org/zap"
+
+	"github.com/skerrydb/skerry/pd/pdclient"
+)
+
+var _ pdclient.Backend = (*Server)(nil)
+
+// Server is a running PD member that serves as PD leader. Its methods are
+// safe for concurrent use; after Close they fail with pdclient.ErrClosed.
+type Server struct {
+	cfg       Config
+	etcd      *embed.Etcd
+	client    *clientv3.Client // in-process: no network hop
+	clusterID uint64
+	tso       *tso
+	ids       *idAllocator
+
+	stopKeeper context.CancelFunc
+	keeperDone chan struct{}
+	closed     atomic.Bool
+	// quietOnClose, if set, is the default logger's level, raised by
+	// closeEtcd.
+	quietOnClose *zap.AtomicLevel
+	closeOnce    sync.Once
+}
+
+// Start starts the embedded etcd member described by cfg, waits until it is
+// ready and leads its (single-member) cluster, then loads the cluster ID,
+// the TSO window and the ID allocator. It fails with ErrStartTimeout if
+// that does not happen before ctx ends (or 30s if ctx has no deadline).
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	// etcd logs its listeners' shutdown as errors; the default logger is
+	// silenced during Close so a normal stop prints nothing.
+	var quietOnClose *zap.AtomicLevel
+	if cfg.Logger == nil {
+		zc := zap.NewProductionConfig()
+		zc.Level = zap.NewAtomicLevelAt(zap.ErrorLevel)
+		lg, err := zc.Build()
+		if err != nil {
+			return nil, fmt.Errorf("pd: build logger: %w", err)
+		}
+		cfg.Logger, quietOnClose = lg, &zc.Level
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cfg.startTimeout)
+		defer cancel()
+	}
+	ecfg, err := etcdConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e, err := embed.StartEtcd(ecfg)
+	if err != nil {
+		return nil, fmt.Errorf("pd: start etcd: %w", err)
+	}
+	s := &Server{cfg: cfg, etcd: e, quietOnClose: quietOnClose}
+	if err := s.init(ctx); err != nil {
+		s.closeEtcd()
+		return nil, err
+	}
+	keeperCtx, stop := context.WithCancel(context.Background())
+	s.stopKeeper = stop
+	s.keeperDone = make(chan struct{})
+	go s.runKeeper(keeperCtx)
+	return s, nil
+}
+
+// etcdConfig translates cfg into etcd's embed configuration.
+func etcdConfig(cfg Config) (*embed.Config, error) {
+	cu, err := parseURL(cfg.ClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ClientURL: %w", ErrInvalidConfig, err)
+	}
+	pu, err := parseURL(cfg.PeerURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: PeerURL: %w", ErrInvalidConfig, err)
+	}
+	ec := embed.NewConfig()
+	ec.Name = cfg.Name
+	ec.Dir = cfg.DataDir
+	ec.ListenClientUrls = []url.URL{cu}
+	ec.AdvertiseClientUrls = []url.URL{cu}
+	ec.ListenPeerUrls = []url.URL{pu}
+	ec.AdvertisePeerUrls = []url.URL{pu}
+	ec.InitialCluster = cfg.InitialCluster
+	ec.ClusterState = embed.ClusterStateFlagNew
+	ec.Logger = "zap"
+	ec.LogLevel = "error"
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(cfg.Logger)
+	// The TSO window rewrites one key every few seconds: keep history short.
+	ec.AutoCompactionMode = embed.CompactorModePeriodic
+	ec.AutoCompactionRetention = "1h"
+	ec.UnsafeNoFsync = cfg.unsafeNoFsync
+	return ec, nil
+}
+
+// init waits for etcd and loads PD's state.
+func (s *Server) init(ctx context.Context) error {
+	select {
+	case <-s.etcd.Server.ReadyNotify():
+	case err := <-s.etcd.Err():
+		return fmt.Errorf("pd: etcd failed while starting: %w", err)
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrStartTimeout, ctx.Err())
+	}
+	// A single member elects itself at once; poll (bounded by ctx) because
+	// etcd has no leader-change notification channel.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for s.etcd.Server.Leader() != s.etcd.Server.MemberID() {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: not leader: %w", ErrStartTimeout, ctx.Err())
+		}
+	}
+	s.client = v3client.New(s.etcd.Server)
+	var err error
+	if s.clusterID, err = initClusterID(ctx, s.client); err != nil {
+		return err
+	}
+	store := etcdCounters{kv: s.client}
+	if s.tso, err = newTSO(ctx, store, s.cfg.Now, s.cfg.TSOSaveInterval); err != nil {
+		return err
+	}
+	if s.ids, err = newIDAllocator(ctx, store, idBlock); err != nil {
+		return err
+	}
+	return nil
+}
+
+// initClusterID creates the cluster ID on the first start (Unix seconds in
+// the high 32 bits, random low bits) and loads it on later ones.
+func initClusterID(ctx context.Context, kv clientv3.KV) (uint64, error) {
+	id := uint64(time.Now().Unix())<<32 | uint64(rand.Uint32())
+	resp, err := kv.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(keyClusterID), "=", 0)).
+		Then(clientv3.OpPut(keyClusterID, encodeUint64(id))).
+		Else(clientv3.OpGet(keyClusterID)).
+		Commit()
+	if err != nil {
+		return 0, fmt.Errorf("pd: init cluster id: %w", err)
+	}
+	if resp.Succeeded {
+		return id, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) == 0 {
+		return 0, fmt.Errorf("%w: %s vanished", ErrCorrupt, keyClusterID)
+	}
+	return decodeUint64(keyClusterID, kvs[0].Value)
+}
+
+// keeperInterval is how often the TSO window keeper looks at the window:
+// often enough to extend it long before it runs out.
+func keeperInterval(window time.Duration) time.Duration {
+	return min(max(window/8, time.Millisecond), 50*time.Millisecond)
+}
+
+// runKeeper extends the TSO window ahead of time until ctx ends or the
+// window is lost to another leader.
+func (s *Server) runKeeper(ctx context.Context) {
+	defer close(s.keeperDone)
+	tick := time.NewTicker(keeperInterval(s.cfg.TSOSaveInterval))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		opCtx, cancel := context.WithTimeout(ctx, s.cfg.TSOSaveInterval)
+		err := s.tso.keep(opCtx)
+		cancel()
+		if errors.Is(err, ErrWindowConflict) {
+			s.cfg.Logger.Error("pd: TSO window taken by another leader; TSO stopped", zap.Error(err))
+			return
+		}
+		// Other errors (slow etcd) are retried on the next tick; GetTS
+		// extends the window itself if it runs out meanwhile.
+	}
+}
+
+// Close stops the keeper and etcd. It is idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.tso.stop(pdclient.ErrClosed)
+		s.stopKeeper()
+		<-s.keeperDone
+		s.closeEtcd()
+	})
+	return nil
+}
+
+func (s *Server) closeEtcd() {
+	if s.quietOnClose != nil {
+		s.quietOnClose.SetLevel(zap.FatalLevel)
+	}
+	if s.client != nil {
+		s.client.Close()
+	}
+	s.etcd.Close()
+}
+
+// ClusterID returns the cluster's ID, created by the first start.
+func (s *Server) ClusterID() uint64 { return s.clusterID }
+
+// ClientURL returns the URL etcd serves clients on.
+func (s *Server) ClientURL() string { return s.cfg.ClientURL }
+
+// GetTS reserves count consecutive timestamps and returns the LAST one
+// (see pdclient.Backend.GetTS). It does not write to etcd unless the
+// persisted window has run out.
+func (s *Server) GetTS(ctx context.Context, count uint32) (uint64, error) {
+	return s.tso.getTS(ctx, count)
+}
+
+// AllocID returns a cluster-unique ID, never 0 and never reused.
+func (s *Server) AllocID(ctx context.Context) (uint64, error) {
+	if s.closed.Load() {
+		return 0, pdclient.ErrClosed
+	}
+	return s.ids.alloc(ctx)
+}

@@ -1,0 +1,156 @@
+package regionraft
+
+import (
+	"fmt"
+	"log"
+	"os"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/skerrydb/skerry/mvcc/engine"
+)
+
+// Applier turns committed commands into engine writes. Implemented by the
+// layer above (the MVCC apply of the node).
+type Applier interface {
+	// Apply adds the effects of one committed command of region to b, in log
+	// order, on every replica. It must be deterministic. It runs on the
+	// store's raft goroutine: keep it short and never block. Effects of
+	// commands applied earlier in the same round are in b, not yet in the
+	// engine, so Apply should write modifications computed at proposal time
+	// rather than read-modify-write the engine. It must not retain b. An
+	// error is a bug or corruption and stops the store (*FatalError).
+	Apply(b engine.Batch, region *Region, index uint64, cmd []byte) error
+}
+
+// RaftMessage is one raft message of one region, addressed peer to peer.
+// Peer IDs identify the raft node; StoreIDs tell the transport where to
+// deliver.
+type RaftMessage struct {
+	RegionID uint64
+	From, To Peer
+	// Epoch is the sender's region epoch (for stale-peer detection later).
+	Epoch Epoch
+	Msg   *raftpb.Message
+}
+
+// Transport delivers raft messages to other stores. Send must not block for
+// long (queue and return) and must not retain msgs' slice after returning;
+// the messages themselves may be kept. Delivery may fail silently: raft
+// retries. Called from the store's raft goroutine only.
+type Transport interface {
+	Send(msgs []RaftMessage)
+}
+
+// NopTransport drops every message; enough for single-voter regions.
+type NopTransport struct{}
+
+// Send implements Transport.
+func (NopTransport) Send([]RaftMessage) {}
+
+// Defaults of Config.
+const (
+	DefaultTickInterval       = 100 * time.Millisecond
+	DefaultElectionTick       = 10
+	DefaultHeartbeatTick      = 2
+	DefaultRaftLogGCThreshold = 10000
+	DefaultMaxBatchProposals  = 4096
+	DefaultMaxSizePerMsg      = 1 << 20
+	DefaultMaxInflightMsgs    = 256
+	DefaultEntryCacheSize     = 1024
+)
+
+// Config configures a Store.
+type Config struct {
+	// StoreID is this node's store id (non-zero). A region's local peer is
+	// the one whose StoreID matches.
+	StoreID uint64
+	// Engine holds every region's raft log, raft state and data. Required.
+	Engine engine.Engine
+	// Applier applies committed commands. Required.
+	Applier Applier
+	// Transport sends raft messages to other stores. Default NopTransport.
+	Transport Transport
+	// TickInterval is the raft logical clock period. Default 100ms.
+	TickInterval time.Duration
+	// ElectionTick is the election timeout in ticks (randomized up to 2x by
+	// raft). Default 10 (1 s at 100 ms ticks).
+	ElectionTick int
+	// HeartbeatTick is the heartbeat period in ticks. Default 2 (200 ms): five
+	// heartbeats per election timeout keeps followers quiet through a lost
+	// heartbeat or two without doubling network chatter of a 1-tick period.
+	HeartbeatTick int
+	// RaftLogGCThreshold: once a region has more than this many applied
+	// entries in its log, the applied prefix is deleted. Default 10000.
+	RaftLogGCThreshold uint64
+	// MaxBatchProposals bounds how many proposals and reads one loop round
+	// drains from the queue (the group-commit size). Default 4096.
+	MaxBatchProposals int
+	// MaxSizePerMsg bounds the bytes of entries in one append message and
+	// of committed entries handed out per Ready. Default 1 MiB.
+	MaxSizePerMsg uint64
+	// MaxInflightMsgs bounds unacknowledged append messages per follower.
+	// Default 256.
+	MaxInflightMsgs int
+	// EntryCacheSize is the number of recent log entries per region kept in
+	// memory to avoid engine reads. Default 1024.
+	EntryCacheSize int
+	// Logger receives raft's log lines. Default: raft's logger to stderr.
+	Logger raft.Logger
+}
+
+// Validate fills zero fields with their defaults and checks the result.
+func (c *Config) Validate() error {
+	if c.StoreID == 0 {
+		return fmt.Errorf("%w: StoreID must be non-zero", ErrInvalidConfig)
+	}
+	if c.Engine == nil {
+		return fmt.Errorf("%w: Engine is required", ErrInvalidConfig)
+	}
+	if c.Applier == nil {
+		return fmt.Errorf("%w: Applier is required", ErrInvalidConfig)
+	}
+	if c.Transport == nil {
+		c.Transport = NopTransport{}
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = DefaultTickInterval
+	}
+	if c.ElectionTick == 0 {
+		c.ElectionTick = DefaultElectionTick
+	}
+	if c.HeartbeatTick == 0 {
+		c.HeartbeatTick = DefaultHeartbeatTick
+	}
+	if c.RaftLogGCThreshold == 0 {
+		c.RaftLogGCThreshold = DefaultRaftLogGCThreshold
+	}
+	if c.MaxBatchProposals == 0 {
+		c.MaxBatchProposals = DefaultMaxBatchProposals
+	}
+	if c.MaxSizePerMsg == 0 {
+		c.MaxSizePerMsg = DefaultMaxSizePerMsg
+	}
+	if c.MaxInflightMsgs == 0 {
+		c.MaxInflightMsgs = DefaultMaxInflightMsgs
+	}
+	if c.EntryCacheSize == 0 {
+		c.EntryCacheSize = DefaultEntryCacheSize
+	}
+	if c.Logger == nil {
+		c.Logger = &raft.DefaultLogger{Logger: log.New(os.Stderr, "raft ", log.LstdFlags)}
+	}
+	switch {
+	case c.TickInterval < 0:
+		return fmt.Errorf("%w: TickInterval %v must be positive", ErrInvalidConfig, c.TickInterval)
+	case c.HeartbeatTick < 1:
+		return fmt.Errorf("%w: HeartbeatTick %d < 1", ErrInvalidConfig, c.HeartbeatTick)
+	case c.ElectionTick <= c.HeartbeatTick:
+		return fmt.Errorf("%w: ElectionTick %d must exceed HeartbeatTick %d", ErrInvalidConfig, c.ElectionTick, c.HeartbeatTick)
+	case c.MaxBatchProposals < 1, c.MaxInflightMsgs < 1, c.EntryCacheSize < 1:
+		return fmt.Errorf("%w: MaxBatchProposals, MaxInflightMsgs and EntryCacheSize must be positive", ErrInvalidConfig)
+	}
+	return nil
+}

@@ -1,0 +1,347 @@
+package regionraft
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.etcd.io/raft/v3"
+
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
+
+// run is the raft goroutine: it owns every peer, their RawNodes and storage.
+// Each round it takes whatever is queued (proposals, reads, messages,
+// ticks), then writes the Ready of every region in one engine batch with at
+// most one fsync (group commit), sends messages, acknowledges waiters and
+// advances the RawNodes.
+func (s *Store) run() {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.TickInterval)
+	defer t.Stop()
+	tickC := t.C
+	for {
+		if !s.busy {
+			select {
+			case <-s.stopC:
+				s.shutdown(ErrStopped)
+				return
+			case <-tickC:
+				s.tick()
+			case p := <-s.proposeC:
+				s.handlePropose(p)
+			case r := <-s.readC:
+				s.handleRead(r)
+			case m := <-s.stepC:
+				s.handleStep(m)
+			case p := <-s.addC:
+				s.addPeer(p)
+			}
+		}
+		s.busy = false
+		s.drain(tickC)
+		select {
+		case <-s.stopC:
+			s.shutdown(ErrStopped)
+			return
+		default:
+		}
+		if err := s.round(); err != nil {
+			f := &FatalError{Err: err}
+			s.fatal.Store(f)
+			s.cfg.Logger.Errorf("regionraft: store %d stopped: %v", s.cfg.StoreID, err)
+			s.shutdown(f)
+			return
+		}
+	}
+}
+
+// drain takes what is queued without blocking, bounded per round.
+// A due tick is taken too, so a busy store still heartbeats and elects.
+func (s *Store) drain(tickC <-chan time.Time) {
+	for n := 0; n < s.cfg.MaxBatchProposals; n++ {
+		select {
+		case p := <-s.proposeC:
+			s.handlePropose(p)
+			continue
+		case r := <-s.readC:
+			s.handleRead(r)
+			continue
+		case m := <-s.stepC:
+			s.handleStep(m)
+			continue
+		case p := <-s.addC:
+			s.addPeer(p)
+			continue
+		case <-tickC:
+			s.tick()
+			continue
+		default:
+		}
+		return
+	}
+	s.busy = true // more may be queued
+}
+
+// applyStateKey is the apply state record key of p's region.
+func applyStateKey(p *peer) []byte { return keys.RaftApplyStateKey(p.region.ID) }
+
+func (s *Store) tick() {
+	for _, p := range s.peers {
+		p.rn.Tick()
+	}
+}
+
+func (s *Store) handlePropose(pr *proposal) {
+	p := s.peers[pr.regionID]
+	if p == nil {
+		pr.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, pr.regionID)
+		return
+	}
+	if err := p.notLeader(); err != nil {
+		pr.done <- err
+		return
+	}
+	if err := p.rn.Propose(pr.data); err != nil {
+		pr.done <- fmt.Errorf("%w: %v", ErrProposalDropped, err) // e.g. leader transfer in progress
+		return
+	}
+	p.proposals[pr.id] = pr
+}
+
+func (s *Store) handleRead(r *readRequest) {
+	p := s.peers[r.regionID]
+	if p == nil {
+		r.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, r.regionID)
+		return
+	}
+	if err := p.notLeader(); err != nil {
+		r.done <- err
+		return
+	}
+	p.newReads = append(p.newReads, r)
+}
+
+func (s *Store) handleStep(m RaftMessage) {
+	p := s.peers[m.RegionID]
+	if p == nil || m.To.ID != p.self.ID {
+		return // unknown region or stale peer: creating peers comes with splits/membership
+	}
+	if err := p.rn.Step(m.Msg); err != nil {
+		s.cfg.Logger.Debugf("regionraft: region %d step %v: %v", m.RegionID, m.Msg.GetType(), err)
+	}
+}
+
+type readyPeer struct {
+	p  *peer
+	rd raft.Ready
+}
+
+// round persists and applies the Ready of every region in one batch.
+func (s *Store) round() error {
+	// One ReadIndex per region for all reads queued this round.
+	for _, p := range s.peers {
+		if len(p.newReads) == 0 {
+			continue
+		}
+		s.readSeq++
+		rb := &readBatch{ctx: s.readSeq, waiters: p.newReads}
+		p.newReads = nil
+		p.reads = append(p.reads, rb)
+		p.rn.ReadIndex([]byte(strconv.FormatUint(rb.ctx, 36)))
+	}
+
+	b := s.cfg.Engine.NewBatch()
+	defer b.Close()
+	var (
+		ready    []readyPeer
+		msgs     []RaftMessage
+		acks     []completion
+		mustSync bool
+		nEntries int
+		applied  int
+	)
+	for _, p := range s.peers {
+		if p.compact != 0 {
+			if err := p.storage.compact(b, p.compact); err != nil {
+				return err
+			}
+			p.compact = 0
+			p.dirty = true
+		}
+		if !p.rn.HasReady() {
+			if p.dirty {
+				if err := b.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
+					return err
+				}
+				p.dirty = false
+			}
+			continue
+		}
+		rd := p.rn.Ready()
+		if rd.SoftState != nil {
+			acks = s.onSoftState(p, rd.SoftState, acks)
+		}
+		if !raft.IsEmptySnap(rd.Snapshot) {
+			return fmt.Errorf("regionraft: region %d: snapshots are not supported yet", p.region.ID)
+		}
+		if len(rd.Entries) > 0 {
+			acks = p.onAppend(rd.Entries, acks)
+			if err := p.storage.append(b, rd.Entries); err != nil {
+				return err
+			}
+			nEntries += len(rd.Entries)
+		}
+		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
+			if err := p.storage.setHardState(b, rd.HardState); err != nil {
+				return err
+			}
+		}
+		mustSync = mustSync || rd.MustSync
+		for _, rs := range rd.ReadStates {
+			for _, rb := range p.reads {
+				if strconv.FormatUint(rb.ctx, 36) == string(rs.RequestCtx) {
+					rb.index, rb.confirmed = rs.Index, true
+				}
+			}
+		}
+		if len(rd.CommittedEntries) > 0 {
+			var n int
+			var err error
+			acks, n, err = p.applyEntries(b, s.cfg.Applier, rd.CommittedEntries, acks)
+			if err != nil {
+				return err
+			}
+			applied += n
+		}
+		if p.dirty {
+			if err := b.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
+				return err
+			}
+			p.dirty = false
+		}
+		for _, m := range rd.Messages {
+			if to, ok := p.region.PeerByID(m.GetTo()); ok {
+				msgs = append(msgs, RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch, Msg: m})
+			}
+		}
+		ready = append(ready, readyPeer{p, rd})
+	}
+
+	if b.Count() > 0 {
+		start := time.Now()
+		if err := b.Commit(mustSync); err != nil {
+			return fmt.Errorf("regionraft: commit raft batch: %w", err)
+		}
+		s.metrics.BatchCommitSeconds.Observe(time.Since(start).Seconds())
+		s.metrics.BatchCommits.WithLabelValues(strconv.FormatBool(mustSync)).Inc()
+		if nEntries > 0 {
+			s.metrics.EntriesPerBatch.Observe(float64(nEntries))
+		}
+		s.metrics.AppliedEntries.Add(float64(applied))
+	}
+	if len(msgs) > 0 {
+		s.cfg.Transport.Send(msgs)
+	}
+	for _, rp := range ready {
+		rp.p.rn.Advance(rp.rd)
+	}
+	for _, rp := range ready {
+		acks = rp.p.readsApplied(acks)
+		s.maybeScheduleGC(rp.p)
+		if rp.p.rn.HasReady() || rp.p.compact != 0 {
+			s.busy = true
+		}
+	}
+	s.complete(acks)
+	return nil
+}
+
+func (s *Store) complete(acks []completion) {
+	for _, a := range acks {
+		if a.prop != nil {
+			if a.err == nil {
+				s.metrics.ProposeApplySeconds.Observe(time.Since(a.prop.start).Seconds())
+				s.metrics.Proposals.WithLabelValues("ok").Inc()
+			} else {
+				s.metrics.Proposals.WithLabelValues("error").Inc()
+			}
+		}
+		a.done <- a.err
+	}
+}
+
+// onSoftState records a leader or role change. Losing leadership fails the
+// reads whose index was not confirmed (raft may drop them silently).
+func (s *Store) onSoftState(p *peer, ss *raft.SoftState, acks []completion) []completion {
+	wasLeader := p.isLeader()
+	p.lead, p.state = ss.Lead, ss.RaftState
+	if !p.isLeader() {
+		p.compactProposed = false
+	}
+	if wasLeader && !p.isLeader() {
+		keep := p.reads[:0]
+		for _, rb := range p.reads {
+			if rb.confirmed {
+				keep = append(keep, rb)
+				continue
+			}
+			for _, r := range rb.waiters {
+				acks = append(acks, completion{done: r.done, err: &NotLeaderError{RegionID: p.region.ID, Leader: p.leaderPeer()}})
+			}
+		}
+		p.reads = keep
+	}
+	s.setLeader(p, wasLeader)
+	return acks
+}
+
+// maybeScheduleGC proposes a compact-log admin command on a leader that
+// keeps more than RaftLogGCThreshold applied entries. The truncation point
+// is the lowest index any follower still needs (no snapshots yet), unless
+// a follower lags by more than 4x the threshold: it is then left behind
+// (it will need a snapshot) rather than letting the log grow without bound.
+func (s *Store) maybeScheduleGC(p *peer) {
+	a := p.storage.apply
+	if !p.isLeader() || p.compactProposed || a.applied-a.truncIndex <= s.cfg.RaftLogGCThreshold {
+		return
+	}
+	to := a.applied
+	for id, pr := range p.rn.Status().Progress {
+		if id != p.self.ID && pr.Match < to {
+			to = pr.Match
+		}
+	}
+	if to <= a.truncIndex && a.applied-a.truncIndex > 4*s.cfg.RaftLogGCThreshold {
+		to = a.applied - s.cfg.RaftLogGCThreshold
+	}
+	if to <= a.truncIndex {
+		return
+	}
+	if err := p.rn.Propose(encodeCompactLog(to)); err != nil {
+		return // not leader any more; the next leader will do it
+	}
+	p.compactProposed = true
+	s.busy = true
+}
+
+// shutdown fails every waiter with err; the raft goroutine exits after it.
+func (s *Store) shutdown(err error) {
+	var acks []completion
+	for _, p := range s.peers {
+		acks = p.failAll(err, acks)
+	}
+	for {
+		select {
+		case pr := <-s.proposeC:
+			acks = append(acks, completion{done: pr.done, err: err, prop: pr})
+			continue
+		case r := <-s.readC:
+			acks = append(acks, completion{done: r.done, err: err})
+			continue
+		default:
+		}
+		break
+	}
+	s.complete(acks)
+}

@@ -1,0 +1,323 @@
+package regionraft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skerrydb/skerry/mvcc/engine"
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
+
+func proposeN(t *testing.T, s *Store, regionID uint64, prefix string, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if err := s.Propose(ctxT(t), regionID, []byte(fmt.Sprintf("%s%04d", prefix, i))); err != nil {
+			t.Fatalf("propose %d: %v", i, err)
+		}
+	}
+}
+
+func TestProposeApplyOrder(t *testing.T) {
+	eng := newTestEngine()
+	ap := newRecApplier(eng)
+	s := openStarted(t, testConfig(1, eng, ap), soloRegion(1))
+	if l, ok := s.Leader(1); !ok || l != (Peer{ID: 11, StoreID: 1}) {
+		t.Fatalf("leader = %v %v", l, ok)
+	}
+	proposeN(t, s, 1, "a", 50)
+	got := ap.entries(1)
+	if len(got) != 50 {
+		t.Fatalf("applied %d entries, want 50", len(got))
+	}
+	for i, e := range got {
+		if want := fmt.Sprintf("a%04d", i); e.cmd != want {
+			t.Fatalf("entry %d = %q, want %q", i, e.cmd, want)
+		}
+		if i > 0 && e.index <= got[i-1].index {
+			t.Fatalf("indexes not increasing: %v", got[:i+1])
+		}
+	}
+	// Acknowledged means applied and durable: the record is in the engine.
+	if _, err := eng.Get(cmdKey("a0049")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReadBarrier(ctxT(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Collectors()); n == 0 {
+		t.Fatal("no collectors")
+	}
+}
+
+func TestConcurrentProposalsAreBatched(t *testing.T) {
+	eng := newTestEngine()
+	eng.syncDelay = 2 * time.Millisecond
+	ap := newRecApplier(eng)
+	s := openStarted(t, testConfig(1, eng, ap), soloRegion(1), soloRegion(2))
+	syncBefore, _ := eng.counts()
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.Propose(ctxT(t), uint64(1+i%2), []byte(fmt.Sprintf("c%03d", i)))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(ap.entries(1)) + len(ap.entries(2)); got != n {
+		t.Fatalf("applied %d, want %d", got, n)
+	}
+	syncAfter, _ := eng.counts()
+	if fsyncs := syncAfter - syncBefore; fsyncs >= n/2 {
+		t.Fatalf("%d fsyncs for %d proposals: no group commit", fsyncs, n)
+	} else {
+		t.Logf("%d proposals on 2 regions, %d fsyncs", n, fsyncs)
+	}
+}
+
+func TestRestartRecovery(t *testing.T) {
+	eng := newTestEngine()
+	cfg := testConfig(1, eng, newRecApplier(eng))
+	s := openStarted(t, cfg, soloRegion(1))
+	proposeN(t, s, 1, "r", 30)
+	s.Stop()
+	if err := s.Propose(ctxT(t), 1, []byte("late")); !errors.Is(err, ErrStopped) {
+		t.Fatalf("propose after stop: %v", err)
+	}
+
+	ap := newRecApplier(eng)
+	cfg.Applier = ap
+	s2 := openStarted(t, cfg) // region comes from the engine
+	if r, ok := s2.Region(1); !ok || !r.equal(&Region{ID: 1, Epoch: Epoch{1, 1}, Peers: []Peer{{11, 1}}}) {
+		t.Fatalf("region after restart = %+v %v", r, ok)
+	}
+	if err := s2.BootstrapRegion(soloRegion(1)); err != nil {
+		t.Fatalf("idempotent bootstrap: %v", err)
+	}
+	other := soloRegion(1)
+	other.EndKey = []byte("z")
+	if err := s2.BootstrapRegion(other); !errors.Is(err, ErrRegionExists) {
+		t.Fatalf("conflicting bootstrap: %v", err)
+	}
+	proposeN(t, s2, 1, "s", 5)
+	got := ap.entries(1)
+	if len(got) != 5 {
+		t.Fatalf("after restart applied %v (old entries reapplied?)", got)
+	}
+	for _, k := range []string{"r0000", "r0029", "s0004"} {
+		if _, err := eng.Get(cmdKey(k)); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+	}
+}
+
+func logKeys(t *testing.T, eng engine.Engine, regionID uint64) (n int, first uint64) {
+	t.Helper()
+	lo, hi := keys.RaftLogRange(regionID)
+	it, err := eng.NewIter(lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		if n == 0 {
+			first, _ = keys.RaftLogIndex(it.Key())
+		}
+		n++
+	}
+	return n, first
+}
+
+func TestLogGCAndRestart(t *testing.T) {
+	eng := newTestEngine()
+	cfg := testConfig(1, eng, newRecApplier(eng))
+	cfg.RaftLogGCThreshold = 20
+	cfg.EntryCacheSize = 8 // force engine reads of the log
+	s := openStarted(t, cfg, soloRegion(1))
+	proposeN(t, s, 1, "g", 100)
+	eventually(t, "log truncation", func() bool {
+		n, first := logKeys(t, eng, 1)
+		return n <= 21 && first > 80
+	})
+	s.Stop()
+
+	ap := newRecApplier(eng)
+	cfg.Applier = ap
+	s2 := openStarted(t, cfg)
+	proposeN(t, s2, 1, "h", 30)
+	if got := ap.entries(1); len(got) != 30 || got[0].cmd != "h0000" {
+		t.Fatalf("after GC+restart applied %d entries starting %v", len(got), got[:1])
+	}
+	if n, _ := logKeys(t, eng, 1); n > 21 {
+		t.Fatalf("%d log entries kept, threshold 20", n)
+	}
+}
+
+func TestUnknownRegion(t *testing.T) {
+	eng := newTestEngine()
+	s := openStarted(t, testConfig(1, eng, newRecApplier(eng)), soloRegion(1))
+	if err := s.Propose(ctxT(t), 7, []byte("x")); !errors.Is(err, ErrRegionNotFound) {
+		t.Fatalf("propose: %v", err)
+	}
+	if err := s.ReadBarrier(ctxT(t), 7); !errors.Is(err, ErrRegionNotFound) {
+		t.Fatalf("read: %v", err)
+	}
+	if err := s.WaitLeader(ctxT(t), 7); !errors.Is(err, ErrRegionNotFound) {
+		t.Fatalf("wait leader: %v", err)
+	}
+	if _, ok := s.Leader(7); ok {
+		t.Fatal("leader of unknown region")
+	}
+}
+
+func TestStopFailsPendingProposals(t *testing.T) {
+	eng := newTestEngine()
+	s := openStarted(t, testConfig(1, eng, newRecApplier(eng)), soloRegion(1))
+	eng.mu.Lock()
+	eng.block, eng.blocked = make(chan struct{}), make(chan struct{}, 1)
+	eng.mu.Unlock()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Propose(context.Background(), 1, []byte("pending")) }()
+	<-eng.blocked // the raft goroutine is persisting the entry
+	stopped := make(chan struct{})
+	go func() { s.Stop(); close(stopped) }()
+	eventually(t, "stop requested", func() bool {
+		select {
+		case <-s.stopC:
+			return true
+		default:
+			return false
+		}
+	})
+	close(eng.block)
+	<-stopped
+	if err := <-errc; !errors.Is(err, ErrStopped) {
+		t.Fatalf("pending proposal: %v", err)
+	}
+	if err := s.ReadBarrier(ctxT(t), 1); !errors.Is(err, ErrStopped) {
+		t.Fatalf("read after stop: %v", err)
+	}
+}
+
+func TestProposeContextCanceled(t *testing.T) {
+	eng := newTestEngine()
+	s := openStarted(t, testConfig(1, eng, newRecApplier(eng)), soloRegion(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Propose(ctx, 1, []byte("x")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestApplierErrorStopsStore(t *testing.T) {
+	eng := newTestEngine()
+	s := openStarted(t, testConfig(1, eng, failApplier{}), soloRegion(1))
+	var fe *FatalError
+	if err := s.Propose(ctxT(t), 1, []byte("x")); !errors.As(err, &fe) {
+		t.Fatalf("got %v", err)
+	}
+	if s.Err() == nil {
+		t.Fatal("Err() nil after fatal error")
+	}
+}
+
+type failApplier struct{}
+
+func (failApplier) Apply(engine.Batch, *Region, uint64, []byte) error { return errors.New("boom") }
+
+// TestCrashKeepsAcknowledgedProposals crashes the engine (drops every write
+// after the last fsync) while proposals are in flight, reopens it and checks
+// that every acknowledged proposal is applied, and nothing twice (the
+// applier fails on a repeated index).
+func TestCrashKeepsAcknowledgedProposals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 3; round++ {
+		eng := newTestEngine()
+		eng.syncDelay = 200 * time.Microsecond
+		cfg := testConfig(1, eng, newRecApplier(eng))
+		cfg.RaftLogGCThreshold = 16
+		s := openStarted(t, cfg, soloRegion(1))
+
+		var mu sync.Mutex
+		var acked []string
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ctx.Err() == nil && i < 10000; i++ {
+					cmd := fmt.Sprintf("w%d-%d", w, i)
+					if s.Propose(ctx, 1, []byte(cmd)) == nil {
+						mu.Lock()
+						acked = append(acked, cmd)
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		target := 50 + rng.IntN(200)
+		eventually(t, "some acknowledgements", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(acked) >= target
+		})
+		mu.Lock()
+		before := append([]string(nil), acked...)
+		mu.Unlock()
+		crashed := eng.Crash()
+		cancel()
+		wg.Wait()
+		s.Stop()
+
+		cfg.Engine = crashed
+		cfg.Applier = newRecApplier(crashed)
+		s2 := openStarted(t, cfg)
+		if err := s2.Propose(ctxT(t), 1, []byte("after-crash")); err != nil {
+			t.Fatalf("round %d: propose after crash: %v", round, err)
+		}
+		for _, cmd := range before {
+			if _, err := crashed.Get(cmdKey(cmd)); err != nil {
+				t.Fatalf("round %d: acknowledged %s lost: %v", round, cmd, err)
+			}
+		}
+		s2.Stop()
+		if err := s2.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestBootstrapAfterStart(t *testing.T) {
+	eng := newTestEngine()
+	ap := newRecApplier(eng)
+	s := openStarted(t, testConfig(1, eng, ap), soloRegion(1))
+	r2 := soloRegion(2)
+	r2.StartKey = []byte("m")
+	if err := s.BootstrapRegion(r2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitLeader(ctxT(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	proposeN(t, s, 2, "b", 3)
+	if got := s.Regions(); len(got) != 2 || got[1].ID != 2 || string(got[1].StartKey) != "m" {
+		t.Fatalf("regions = %+v", got)
+	}
+	if err := s.BootstrapRegion(Region{ID: 3, Peers: []Peer{{31, 9}}}); !errors.Is(err, ErrInvalidRegion) {
+		t.Fatalf("region without local peer: %v", err)
+	}
+}
