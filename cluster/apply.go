@@ -12,18 +12,35 @@ import (
 // active expirer knows which slots have keys coming due, without scanning.
 type applier struct {
 	expiry *expiryTracker
+	locks  *mvcc.LockTable
+	cache  *mvcc.VersionCache
+	// unlocked are keys whose lock deletion was added to a batch that is
+	// committed by the time Apply is called again (regionraft commits each
+	// round's batch before the next round applies anything); only then may
+	// the lock table forget them.
+	unlocked [][]byte
 }
 
 func (a *applier) Apply(b engine.Batch, _ *regionraft.Region, _ uint64, cmd []byte) error {
+	for _, k := range a.unlocked {
+		a.locks.Remove(k)
+	}
+	a.unlocked = a.unlocked[:0]
 	return mvcc.DecodeModifies(cmd, func(m mvcc.Modify) error {
+		if uk, err := keys.DecodeLockKey(m.Key); err == nil {
+			if m.Op == mvcc.OpDelete {
+				a.unlocked = append(a.unlocked, uk)
+			} else {
+				a.locks.Add(uk) // before the lock is committed
+			}
+		}
 		if m.Op == mvcc.OpDelete {
 			return b.Delete(m.Key)
 		}
-		if a.expiry != nil {
-			if uk, _, err := keys.DecodeWriteKey(m.Key); err == nil {
-				if _, key, at, ok := keys.DecodeExpiryIndexKey(uk); ok {
-					a.expiry.note(keys.Slot(key), at)
-				}
+		if uk, _, err := keys.DecodeWriteKey(m.Key); err == nil {
+			a.cache.Invalidate(uk) // before the new version is visible
+			if _, key, at, ok := keys.DecodeExpiryIndexKey(uk); ok {
+				a.expiry.note(keys.Slot(key), at)
 			}
 		}
 		return b.Set(m.Key, m.Value)

@@ -38,6 +38,9 @@ type Config struct {
 	MaxClients int
 	// ProtoMaxBulkLen is Redis proto-max-bulk-len in bytes. Default 512 MiB.
 	ProtoMaxBulkLen int64
+	// CacheBytes bounds the in-memory cache of newest key versions the
+	// leader reads through (mvcc.VersionCache). Default 256 MiB.
+	CacheBytes int
 	// ExpirePeriod is how often the active expirer runs. Default 100ms.
 	ExpirePeriod time.Duration
 	// ShutdownTimeout bounds a graceful stop. Default 10s.
@@ -63,6 +66,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PDPeerAddr == "" {
 		c.PDPeerAddr = "127.0.0.1:2380"
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 256 << 20
 	}
 	if c.ExpirePeriod == 0 {
 		c.ExpirePeriod = 100 * time.Millisecond

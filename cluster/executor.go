@@ -36,11 +36,22 @@ type executor struct {
 	engine  engine.Engine
 	oracle  oracle
 	raft    raftStore
+	locks   *mvcc.LockTable
+	cache   *mvcc.VersionCache
 	latches *txn.Latches
 }
 
-func newExecutor(e engine.Engine, o oracle, r raftStore) *executor {
-	return &executor{engine: e, oracle: o, raft: r, latches: txn.NewLatches(4096)}
+func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
+	return &executor{engine: e, oracle: o, raft: r, locks: locks, cache: cache, latches: txn.NewLatches(1 << 16)}
+}
+
+// newTxn opens a transaction at ts for a caller holding the latches of
+// every key it will read (nil keys: all of them).
+func (x *executor) newTxn(ts uint64) (*mvcc.Reader, *txn.Txn) {
+	rd := mvcc.NewReaderWithLocks(x.engine, ts, x.locks)
+	t := txn.New(rd, pdclient.PhysicalMs(ts))
+	t.UseCache(x.cache)
+	return rd, t
 }
 
 // latchKeys maps Redis keys to latch keys; nil stays nil (whole keyspace).
@@ -94,8 +105,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	if err != nil {
 		return fmt.Errorf("cluster: timestamp: %w", err)
 	}
-	rd := mvcc.NewReader(x.engine, ts)
-	t := txn.New(rd, pdclient.PhysicalMs(ts))
+	rd, t := x.newTxn(ts)
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -104,12 +114,24 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	}
 	// One timestamp serves as start and commit: the latches guarantee no
 	// other writer of these keys ran in between, and any reader that
-	// obtains a later timestamp waits on the same latches.
-	mods, err := mvcc.OnePC(rd, t.Mutations(), ts, ts)
+	// obtains a later timestamp waits on the same latches
+	// (docs/decisions/0001).
+	muts := t.Mutations()
+	mods, err := mvcc.OnePCLatched(rd, muts, ts)
 	if err != nil {
 		return err
 	}
-	return x.raft.Propose(ctx, r.ID, mvcc.EncodeModifies(mods))
+	if err := x.raft.Propose(ctx, r.ID, mvcc.EncodeModifies(mods)); err != nil {
+		for _, m := range muts { // the outcome is unknown
+			x.cache.Invalidate(m.Key)
+		}
+		return err
+	}
+	// Applied, and still latched: these are the newest versions.
+	for _, m := range muts {
+		x.cache.Put(m.Key, ts, m.Value, !m.Delete)
+	}
+	return nil
 }
 
 // View implements commands.Store.
@@ -128,7 +150,7 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 	if err != nil {
 		return fmt.Errorf("cluster: timestamp: %w", err)
 	}
-	t := txn.New(mvcc.NewReader(x.engine, ts), pdclient.PhysicalMs(ts))
+	_, t := x.newTxn(ts)
 	if err := fn(t); err != nil {
 		return err
 	}

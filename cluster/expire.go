@@ -54,6 +54,7 @@ type activeExpirer struct {
 	engine  engine.Engine
 	oracle  oracle
 	store   *executor
+	locks   *mvcc.LockTable
 	period  time.Duration
 	batch   int
 	log     *slog.Logger
@@ -115,7 +116,7 @@ func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
 	upper := append(bytes.Clone(lower[:2]), lower[2]+1)
 	var due []dueKey
 	var next int64
-	rd := mvcc.NewReader(e.engine, ts)
+	rd := mvcc.NewReaderWithLocks(e.engine, ts, e.locks)
 	errStop := errors.New("stop")
 	err = rd.Scan(lower, upper, false, func(k, _ []byte) error {
 		db, key, at, ok := keys.DecodeExpiryIndexKey(k)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/skerrydb/skerry/commands"
+	"github.com/skerrydb/skerry/mvcc"
 	"github.com/skerrydb/skerry/mvcc/engine"
 	"github.com/skerrydb/skerry/mvcc/engine/pebbleengine"
 	"github.com/skerrydb/skerry/mvcc/keys"
@@ -100,10 +101,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	tracker := &expiryTracker{}
 	tracker.markAll()
+	cache := mvcc.NewVersionCache(cfg.CacheBytes)
+	locks, err := mvcc.NewLockTable(n.engine)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: load locks: %w", err)
+	}
 	n.raft, err = regionraft.NewStore(regionraft.Config{
 		StoreID: storeID,
 		Engine:  n.engine,
-		Applier: &applier{expiry: tracker},
+		Applier: &applier{expiry: tracker, locks: locks, cache: cache},
 		Logger:  raftLogger{log},
 	})
 	if err != nil {
@@ -118,8 +124,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 			return nil, fmt.Errorf("cluster: region %d has no leader: %w", r.ID, err)
 		}
 	}
-	n.exec = newExecutor(n.engine, n.pdc, n.raft)
-	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec,
+	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
+	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.ExpirePeriod, batch: 200, log: log}
 
 	stats := commands.NewStats()

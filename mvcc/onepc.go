@@ -18,17 +18,33 @@ type Mutation struct {
 // every key so the check and the apply are not interleaved with another
 // writer of the same keys.
 func OnePC(rd *Reader, mutations []Mutation, startTS, commitTS uint64) ([]Modify, error) {
+	return onePC(rd, mutations, startTS, commitTS, true)
+}
+
+// OnePCLatched is OnePC for a transaction that held the latches of every
+// key from before it obtained startTS until its writes are applied, with
+// startTS == commitTS: no other writer of those keys can have committed in
+// between (they wait on the same latches, and a committed write's timestamp
+// is below startTS), so only locks of two-phase transactions, which do not
+// take latches for their whole life, are checked.
+func OnePCLatched(rd *Reader, mutations []Mutation, ts uint64) ([]Modify, error) {
+	return onePC(rd, mutations, ts, ts, false)
+}
+
+func onePC(rd *Reader, mutations []Mutation, startTS, commitTS uint64, checkConflicts bool) ([]Modify, error) {
 	mods := make([]Modify, 0, len(mutations))
 	for _, m := range mutations {
 		if err := rd.anyLock(m.Key); err != nil {
 			return nil, err
 		}
-		latest, err := rd.LatestCommitTS(m.Key)
-		if err != nil {
-			return nil, err
-		}
-		if latest > startTS {
-			return nil, &WriteConflictError{Key: m.Key, StartTS: startTS, ConflictCommitTS: latest}
+		if checkConflicts {
+			latest, err := rd.LatestCommitTS(m.Key)
+			if err != nil {
+				return nil, err
+			}
+			if latest > startTS {
+				return nil, &WriteConflictError{Key: m.Key, StartTS: startTS, ConflictCommitTS: latest}
+			}
 		}
 		w := Write{Kind: WritePut, StartTS: startTS}
 		if m.Delete {

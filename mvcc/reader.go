@@ -10,12 +10,22 @@ import (
 
 // Reader reads user keys as of a timestamp.
 type Reader struct {
-	r  engine.Reader
-	ts uint64
+	r     engine.Reader
+	ts    uint64
+	locks *LockTable // nil: always look for locks in the engine
 }
 
 // NewReader returns a reader of r at ts.
 func NewReader(r engine.Reader, ts uint64) *Reader { return &Reader{r: r, ts: ts} }
+
+// NewReaderWithLocks returns a reader of r at ts that consults locks before
+// looking up lock records in the engine.
+func NewReaderWithLocks(r engine.Reader, ts uint64, locks *LockTable) *Reader {
+	return &Reader{r: r, ts: ts, locks: locks}
+}
+
+// mayBeLocked reports whether key's lock record must be looked up.
+func (rd *Reader) mayBeLocked(key []byte) bool { return rd.locks == nil || rd.locks.Has(key) }
 
 // TS returns the read timestamp.
 func (rd *Reader) TS() uint64 { return rd.ts }
@@ -23,6 +33,9 @@ func (rd *Reader) TS() uint64 { return rd.ts }
 // checkLock returns a *KeyLockedError if a transaction that started at or
 // before the read timestamp holds a lock on key.
 func (rd *Reader) checkLock(key []byte) error {
+	if !rd.mayBeLocked(key) {
+		return nil
+	}
 	v, err := rd.r.Get(keys.LockKey(key))
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil
@@ -43,6 +56,9 @@ func (rd *Reader) checkLock(key []byte) error {
 // anyLock returns a *KeyLockedError if any transaction holds a lock on key,
 // whatever its timestamp: writers conflict with every lock.
 func (rd *Reader) anyLock(key []byte) error {
+	if !rd.mayBeLocked(key) {
+		return nil
+	}
 	v, err := rd.r.Get(keys.LockKey(key))
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil
@@ -59,15 +75,27 @@ func (rd *Reader) anyLock(key []byte) error {
 
 // Get returns the value of key visible at the read timestamp.
 func (rd *Reader) Get(key []byte) ([]byte, bool, error) {
-	if err := rd.checkLock(key); err != nil {
-		return nil, false, err
-	}
-	w, _, found, err := rd.SeekWrite(key, rd.ts)
-	if err != nil || !found {
-		return nil, false, err
-	}
-	return rd.value(key, &w)
+	v, ok, _, err := rd.GetVersion(key)
+	return v, ok, err
 }
+
+// GetVersion is Get that also returns the commit timestamp of the version
+// read (of the deletion when ok is false; 0 when the key never existed).
+func (rd *Reader) GetVersion(key []byte) ([]byte, bool, uint64, error) {
+	if err := rd.checkLock(key); err != nil {
+		return nil, false, 0, err
+	}
+	w, cts, found, err := rd.SeekWrite(key, rd.ts)
+	if err != nil || !found {
+		return nil, false, cts, err
+	}
+	v, ok, err := rd.value(key, &w)
+	return v, ok, cts, err
+}
+
+// CheckLock returns a *KeyLockedError if a transaction that started at or
+// before the read timestamp holds a lock on key.
+func (rd *Reader) CheckLock(key []byte) error { return rd.checkLock(key) }
 
 // SeekWrite returns the newest data-changing write record (put or delete)
 // of key committed at or before ts, skipping lock-only and rollback
@@ -189,6 +217,9 @@ func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byt
 }
 
 func (rd *Reader) checkLocksIn(start, end []byte) error {
+	if rd.locks != nil && rd.locks.Empty() {
+		return nil
+	}
 	lower, upper := keys.LockRange(start, end)
 	it, err := rd.r.NewIter(lower, upper)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/skerrydb/skerry/mvcc/keys"
 )
@@ -151,19 +152,29 @@ func (s *Store) round() error {
 		p.rn.ReadIndex([]byte(strconv.FormatUint(rb.ctx, 36)))
 	}
 
-	b := s.cfg.Engine.NewBatch()
-	defer b.Close()
+	// Phase 1: apply the committed entries that were already durable in our
+	// log before this round, in their own unsynced batch, and acknowledge
+	// them at once. They do not wait for this round's fsync: their entries
+	// were fsynced in an earlier round, and the apply state is replayed from
+	// the log after a crash. This halves a write's latency (one fsync, not
+	// two) while the log append below keeps the group commit.
+	type pending struct {
+		rp   readyPeer
+		late []*raftpb.Entry // committed entries not yet durable here: applied after the append
+	}
 	var (
-		ready    []readyPeer
+		ready    []pending
 		msgs     []RaftMessage
 		acks     []completion
 		mustSync bool
 		nEntries int
 		applied  int
 	)
+	ab := s.cfg.Engine.NewBatch()
+	defer ab.Close()
 	for _, p := range s.peers {
 		if p.compact != 0 {
-			if err := p.storage.compact(b, p.compact); err != nil {
+			if err := p.storage.compact(ab, p.compact); err != nil {
 				return err
 			}
 			p.compact = 0
@@ -171,7 +182,7 @@ func (s *Store) round() error {
 		}
 		if !p.rn.HasReady() {
 			if p.dirty {
-				if err := b.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
+				if err := ab.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
 					return err
 				}
 				p.dirty = false
@@ -185,6 +196,48 @@ func (s *Store) round() error {
 		if !raft.IsEmptySnap(rd.Snapshot) {
 			return fmt.Errorf("regionraft: region %d: snapshots are not supported yet", p.region.ID)
 		}
+		durable := p.storage.last
+		early := rd.CommittedEntries
+		var late []*raftpb.Entry
+		for i, e := range early {
+			if e.GetIndex() > durable {
+				early, late = early[:i], early[i:]
+				break
+			}
+		}
+		if len(early) > 0 {
+			var n int
+			var err error
+			acks, n, err = p.applyEntries(ab, s.cfg.Applier, early, acks)
+			if err != nil {
+				return err
+			}
+			applied += n
+		}
+		if p.dirty {
+			if err := ab.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
+				return err
+			}
+			p.dirty = false
+		}
+		ready = append(ready, pending{readyPeer{p, rd}, late})
+	}
+	if ab.Count() > 0 {
+		if err := ab.Commit(false); err != nil {
+			return fmt.Errorf("regionraft: commit apply batch: %w", err)
+		}
+		s.metrics.AppliedEntries.Add(float64(applied))
+		applied = 0
+		s.complete(acks)
+		acks = acks[:0]
+	}
+
+	// Phase 2: persist new entries and hard states of every region in one
+	// batch with at most one fsync (group commit).
+	b := s.cfg.Engine.NewBatch()
+	defer b.Close()
+	for _, pr := range ready {
+		p, rd := pr.rp.p, &pr.rp.rd
 		if len(rd.Entries) > 0 {
 			acks = p.onAppend(rd.Entries, acks)
 			if err := p.storage.append(b, rd.Entries); err != nil {
@@ -205,10 +258,10 @@ func (s *Store) round() error {
 				}
 			}
 		}
-		if len(rd.CommittedEntries) > 0 {
+		if len(pr.late) > 0 {
 			var n int
 			var err error
-			acks, n, err = p.applyEntries(b, s.cfg.Applier, rd.CommittedEntries, acks)
+			acks, n, err = p.applyEntries(b, s.cfg.Applier, pr.late, acks)
 			if err != nil {
 				return err
 			}
@@ -225,7 +278,6 @@ func (s *Store) round() error {
 				msgs = append(msgs, RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch, Msg: m})
 			}
 		}
-		ready = append(ready, readyPeer{p, rd})
 	}
 
 	if b.Count() > 0 {
@@ -243,10 +295,11 @@ func (s *Store) round() error {
 	if len(msgs) > 0 {
 		s.cfg.Transport.Send(msgs)
 	}
-	for _, rp := range ready {
-		rp.p.rn.Advance(rp.rd)
+	for _, pr := range ready {
+		pr.rp.p.rn.Advance(pr.rp.rd)
 	}
-	for _, rp := range ready {
+	for _, pr := range ready {
+		rp := pr.rp
 		acks = rp.p.readsApplied(acks)
 		s.maybeScheduleGC(rp.p)
 		if rp.p.rn.HasReady() || rp.p.compact != 0 {

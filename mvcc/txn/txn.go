@@ -13,6 +13,19 @@ type Txn struct {
 	rd     *mvcc.Reader
 	nowMs  int64
 	writes map[string]mvcc.Mutation
+	// reads caches values read from the snapshot: command bodies often read
+	// a key's metadata twice (check, then update), and each storage read
+	// is a memtable seek.
+	reads map[string]cachedRead
+	// cache, when set, serves and records the newest versions of keys
+	// (see mvcc.VersionCache for who may set it: only transactions that
+	// hold the latches of every key they read).
+	cache *mvcc.VersionCache
+}
+
+type cachedRead struct {
+	value []byte
+	ok    bool
 }
 
 // New returns a transaction reading through rd whose clock (for expiry)
@@ -20,6 +33,10 @@ type Txn struct {
 func New(rd *mvcc.Reader, nowMs int64) *Txn {
 	return &Txn{rd: rd, nowMs: nowMs}
 }
+
+// UseCache makes the transaction read through c. The caller must hold the
+// latch of every key the transaction reads.
+func (t *Txn) UseCache(c *mvcc.VersionCache) { t.cache = c }
 
 // NowMs returns the transaction's time in Unix ms.
 func (t *Txn) NowMs() int64 { return t.nowMs }
@@ -35,7 +52,37 @@ func (t *Txn) Get(key []byte) ([]byte, bool, error) {
 		}
 		return m.Value, true, nil
 	}
-	return t.rd.Get(key)
+	if r, ok := t.reads[string(key)]; ok {
+		return r.value, r.ok, nil
+	}
+	v, ok, err := t.read(key)
+	if err != nil {
+		return nil, false, err
+	}
+	if t.reads == nil {
+		t.reads = make(map[string]cachedRead, 2)
+	}
+	t.reads[string(key)] = cachedRead{v, ok}
+	return v, ok, nil
+}
+
+// read reads key from the snapshot, through the version cache if any.
+func (t *Txn) read(key []byte) ([]byte, bool, error) {
+	if t.cache == nil {
+		return t.rd.Get(key)
+	}
+	if err := t.rd.CheckLock(key); err != nil {
+		return nil, false, err
+	}
+	if v, ok, hit := t.cache.Get(key, t.rd.TS()); hit {
+		return v, ok, nil
+	}
+	v, ok, cts, err := t.rd.GetVersion(key)
+	if err != nil {
+		return nil, false, err
+	}
+	t.cache.Put(key, cts, bytes.Clone(v), ok)
+	return v, ok, nil
 }
 
 // Set buffers a put.
