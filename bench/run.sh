@@ -65,7 +65,7 @@ run() {
 	local out
 	out=$(redis-benchmark -h 127.0.0.1 -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -t "$3" -P "$4" --csv 2>/dev/null | tail -n 1)
 	# "test","rps","avg","min","p50","p95","p99","max"
-	echo "$out" | awk -F'","' '{gsub(/"/,""); print $2, $5, $7}' >>"$work/res.$1.$3.$4"
+	echo "$out" | tr -d '"' | awk -F, '{print $2, $5, $7}' >>"$work/res.$1.$3.$4"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -149,6 +150,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		},
 	}, disp)
 	env.Clients = n.resp.Clients
+	cmdCfg.Watch(func(name, value string) {
+		v, err := strconv.ParseInt(value, 10, 64)
+		if err != nil {
+			return // CONFIG SET stores these normalised to integers
+		}
+		switch name {
+		case "maxclients":
+			n.resp.SetLimits(int(v), 0, 0)
+		case "proto-max-bulk-len":
+			n.resp.SetLimits(0, v, 0)
+		case "client-query-buffer-limit":
+			n.resp.SetLimits(0, 0, v)
+		}
+	})
 	env.ServerStats = func() commands.ServerStats {
 		s := n.resp.Stats()
 		return commands.ServerStats{
@@ -308,3 +323,6 @@ func (r raftLogger) Fatal(v ...interface{})                   { panic(fmt.Sprint
 func (r raftLogger) Fatalf(format string, v ...interface{})   { panic(fmt.Sprintf(format, v...)) }
 func (r raftLogger) Panic(v ...interface{})                   { panic(fmt.Sprint(v...)) }
 func (r raftLogger) Panicf(format string, v ...interface{})   { panic(fmt.Sprintf(format, v...)) }
+
+// ExpiredKeys is the number of keys the active expirer has deleted.
+func (n *Node) ExpiredKeys() int64 { return n.expirer.expired.Load() }

@@ -12,8 +12,9 @@ import (
 // Redis parameter names mapped to their Redis-formatted values. Safe for
 // concurrent use.
 type Config struct {
-	mu     sync.RWMutex
-	params map[string]string
+	mu       sync.RWMutex
+	watchers []func(name, value string)
+	params   map[string]string
 }
 
 // DefaultConfigParams returns the parameters CONFIG GET reports and their
@@ -71,6 +72,18 @@ func (c *Config) Get(name string) (string, bool) {
 func (c *Config) Set(name, value string) {
 	c.mu.Lock()
 	c.params[name] = value
+	watchers := c.watchers
+	c.mu.Unlock()
+	for _, w := range watchers {
+		w(name, value)
+	}
+}
+
+// Watch registers fn to be called after every Set (CONFIG SET), so the
+// parts of the node that hold a setting (connection limits) follow it.
+func (c *Config) Watch(fn func(name, value string)) {
+	c.mu.Lock()
+	c.watchers = append(c.watchers, fn)
 	c.mu.Unlock()
 }
 

@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -74,11 +76,21 @@ func (d *Dispatcher) ServeRESP(c *resp.Client, args [][]byte, w *resp.Writer) {
 	d.env.Stats.Record(cmd.Name, time.Since(start), err != nil)
 }
 
-// run executes cmd and writes its reply or error.
-func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
+// run executes cmd and writes its reply or error. A panicking command body
+// is a bug: it is logged (without arguments, which may hold secrets) and
+// answered with an error instead of taking the node down; its transaction
+// was aborted by the unwinding, and its latches released.
+func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) (err error) {
 	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd}
 	mark := w.Len()
-	var err error
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("command panicked", "cmd", cmd.Name, "panic", r, "stack", string(debug.Stack()))
+			err = errCommandPanicked
+			w.Truncate(mark)
+			d.replyError(w, ReplyText(err))
+		}
+	}()
 	switch {
 	case !cmd.Data:
 		err = cmd.Handler(x)

@@ -63,6 +63,9 @@ var (
 	errShutdownSaveNoSave = &ReplyError{"ERR syntax error"}
 )
 
+// errCommandPanicked answers a command whose body panicked (a bug).
+var errCommandPanicked = &ReplyError{"ERR internal error while running the command (see the server log)"}
+
 // ErrArity is the wrong-number-of-arguments error for a command name as
 // Redis prints it ("get", "client|setname").
 func ErrArity(name string) error {

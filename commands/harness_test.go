@@ -58,3 +58,11 @@ func (h *harness) expect(want string, args ...string) {
 		h.t.Fatalf("%q: got %q, want %q", args, got, want)
 	}
 }
+
+func TestPanickingCommandIsAnsweredNotFatal(t *testing.T) {
+	h := newHarness(t)
+	h.d.table.Register(&Command{Name: "skerry-test-panic", Arity: 1, Flags: []string{FlagWrite}, Data: true,
+		Handler: func(c *Ctx) error { panic("boom") }})
+	h.expect("-ERR internal error while running the command (see the server log)\r\n", "skerry-test-panic")
+	h.expect("+PONG\r\n", "PING")
+}

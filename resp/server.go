@@ -252,12 +252,15 @@ func (s *Server) Stats() Stats {
 // conn is one connection's server-side state; only its goroutine touches
 // parser, w and out.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	client *Client
-	parser *Parser
-	w      *Writer
-	out    []byte
+	s  *Server
+	nc net.Conn
+	// qbufLimit is the server's query buffer limit when the connection was
+	// accepted (SetLimits does not reach running connections).
+	qbufLimit int64
+	client    *Client
+	parser    *Parser
+	w         *Writer
+	out       []byte
 
 	closeOnce sync.Once
 	qbuf      atomic.Int64
@@ -278,12 +281,30 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	cl.SetCloser(c.close)
 	cl.SetBufferSizes(func() (int, int) { return int(c.qbuf.Load()), int(c.obuf.Load()) })
 	c.client = cl
+	c.qbufLimit = s.cfg.QueryBufferLimit
 	c.parser = NewParser(s.cfg.ProtoMaxBulkLen)
 	c.parser.MaxMultibulkLen = s.cfg.MaxMultibulkLen
 	if ar := s.cfg.AuthRequired; ar != nil {
 		c.parser.AuthRequired = func() bool { return ar(cl) }
 	}
 	return c
+}
+
+// SetLimits changes the client limits at run time (CONFIG SET): a zero
+// argument leaves that limit as it is. maxClients applies at once;
+// the byte limits apply to connections accepted from now on.
+func (s *Server) SetLimits(maxClients int, protoMaxBulkLen, queryBufferLimit int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if maxClients > 0 {
+		s.cfg.MaxClients = maxClients
+	}
+	if protoMaxBulkLen > 0 {
+		s.cfg.ProtoMaxBulkLen = protoMaxBulkLen
+	}
+	if queryBufferLimit > 0 {
+		s.cfg.QueryBufferLimit = queryBufferLimit
+	}
 }
 
 // connFD returns the socket's file descriptor, or -1.
@@ -322,7 +343,7 @@ func (c *conn) serve() {
 		if n > 0 {
 			c.parser.Commit(n)
 			c.s.netIn.Add(int64(n))
-			if int64(c.parser.Buffered()) > c.s.cfg.QueryBufferLimit {
+			if int64(c.parser.Buffered()) > c.qbufLimit {
 				return // Redis closes such a client without a reply
 			}
 			if !c.process() {
