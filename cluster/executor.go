@@ -109,6 +109,39 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	if err := fn(t); err != nil {
 		return err
 	}
+	return x.commit(ctx, r.ID, rd, t, ts)
+}
+
+// UpdateBatch implements commands.Store.
+func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
+	lks := latchKeys(db, ks)
+	g := x.latches.Acquire(lks)
+	defer g.Release()
+	r, err := x.region(lks)
+	if err != nil {
+		return nil, err
+	}
+	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
+		return nil, err
+	}
+	ts, err := x.oracle.GetTS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	rd, t := x.newTxn(ts)
+	errs := make([]error, len(fns))
+	for i, fn := range fns {
+		sp := t.Savepoint()
+		if errs[i] = fn(t); errs[i] != nil {
+			t.RollbackTo(sp)
+		}
+	}
+	return errs, x.commit(ctx, r.ID, rd, t, ts)
+}
+
+// commit replicates t's writes in one phase and records the new versions
+// in the cache. The caller holds the latches of every key t touched.
+func (x *executor) commit(ctx context.Context, regionID uint64, rd *mvcc.Reader, t *txn.Txn, ts uint64) error {
 	if t.Empty() {
 		return nil
 	}
@@ -121,7 +154,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	if err != nil {
 		return err
 	}
-	if err := x.raft.Propose(ctx, r.ID, mvcc.EncodeModifies(mods)); err != nil {
+	if err := x.raft.Propose(ctx, regionID, mvcc.EncodeModifies(mods)); err != nil {
 		for _, m := range muts { // the outcome is unknown
 			x.cache.Invalidate(m.Key)
 		}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -158,5 +159,49 @@ func TestRequirePassAndConfigSetLimits(t *testing.T) {
 	line, err := bufio.NewReader(raw).ReadString('\n')
 	if err != nil || line != "-ERR max number of clients reached\r\n" {
 		t.Fatalf("third client got %q, %v", line, err)
+	}
+}
+
+// TestPipelineRunsAsOneCommitWithRedisSemantics sends a pipeline mixing
+// writes, reads, a failing command and SELECT: replies must be exactly
+// those of one-by-one execution.
+func TestPipelineRunsAsOneCommitWithRedisSemantics(t *testing.T) {
+	n := clustertest.Start(t, clustertest.Config(t, t.TempDir()))
+	ctx := context.Background()
+	raw, err := net.Dial("tcp", n.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	cmds := [][]string{
+		{"SET", "a", "1"}, {"INCR", "a"}, {"SET", "s", "text"},
+		{"INCR", "s"},            // fails: its (absent) writes must not apply
+		{"APPEND", "s", "+more"}, // sees SET s above
+		{"GET", "a"}, {"SELECT", "1"}, {"SET", "a", "db1"}, {"GET", "a"},
+		{"SELECT", "0"}, {"GET", "a"}, {"GETDEL", "s"}, {"EXISTS", "s"},
+	}
+	var req strings.Builder
+	for _, c := range cmds {
+		fmt.Fprintf(&req, "*%d\r\n", len(c))
+		for _, a := range c {
+			fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	if _, err := raw.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	want := "+OK\r\n:2\r\n+OK\r\n-ERR value is not an integer or out of range\r\n:9\r\n$1\r\n2\r\n+OK\r\n+OK\r\n$3\r\ndb1\r\n+OK\r\n$1\r\n2\r\n$9\r\ntext+more\r\n:0\r\n"
+	buf := make([]byte, len(want))
+	raw.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(raw)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("read replies: %v (got %q)", err, buf)
+	}
+	if string(buf) != want {
+		t.Fatalf("pipeline replies:\n got %q\nwant %q", buf, want)
+	}
+	c := client(t, n.Addr())
+	if v, err := c.Get(ctx, "a").Result(); err != nil || v != "2" {
+		t.Fatalf("a = %q, %v", v, err)
 	}
 }

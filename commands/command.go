@@ -124,6 +124,13 @@ type Store interface {
 	Update(ctx context.Context, db int, keys [][]byte, fn func(txn keyspace.Txn) error) error
 	// View runs fn in a read-only transaction at a linearizable snapshot.
 	View(ctx context.Context, db int, keys [][]byte, fn func(txn keyspace.Txn) error) error
+	// UpdateBatch runs several bodies, in order, in one read-write
+	// transaction covering keys (non-nil), each seeing the writes of the
+	// ones before it, and commits once. A body that fails leaves no
+	// writes; its error is errs[i]. err is set when the commit itself
+	// failed: then nothing was written and every body must be answered
+	// with err. Used for the pipelined commands of one connection.
+	UpdateBatch(ctx context.Context, db int, keys [][]byte, fns []func(txn keyspace.Txn) error) (errs []error, err error)
 }
 
 // Env is what command bodies may use of the node. Fields are set once at

@@ -40,24 +40,34 @@ func (d *Dispatcher) ServeRESP(c *resp.Client, args [][]byte, w *resp.Writer) {
 		return
 	}
 	start := time.Now()
+	cmd, reject := d.prepare(c, args)
+	if reject != "" {
+		d.replyError(w, reject)
+		return
+	}
+	c.Touch(cmd.Name, start)
+	err := d.run(cmd, c, args, w)
+	d.env.Stats.Record(cmd.Name, time.Since(start), err != nil)
+}
+
+// prepare looks the command up and checks arity and authentication. It
+// returns the error reply for a command that must not run.
+func (d *Dispatcher) prepare(c *resp.Client, args [][]byte) (*Command, string) {
 	cmd := d.table.Lookup(args[0])
 	if cmd == nil {
-		d.replyError(w, unknownCommand(args))
-		return
+		return nil, unknownCommand(args)
 	}
 	if cmd.Subcommands != nil && len(args) >= 2 {
 		if sub := cmd.Subcommands[strings.ToLower(string(args[1]))]; sub != nil {
 			cmd = sub
 		} else if cmd.Handler == nil {
-			d.replyError(w, "ERR unknown subcommand '"+trimArg(args[1])+"'. Try "+strings.ToUpper(cmd.Name)+" HELP.")
 			d.env.Stats.Reject(cmd.Name)
-			return
+			return nil, "ERR unknown subcommand '" + trimArg(args[1]) + "'. Try " + strings.ToUpper(cmd.Name) + " HELP."
 		}
 	}
 	if !arityOK(cmd.Arity, len(args)) {
 		d.env.Stats.Reject(cmd.Name)
-		d.replyError(w, ErrArity(cmd.Name).Error())
-		return
+		return nil, ErrArity(cmd.Name).Error()
 	}
 	if !c.Authenticated {
 		if d.env.Config.RequirePass() == "" {
@@ -67,13 +77,96 @@ func (d *Dispatcher) ServeRESP(c *resp.Client, args [][]byte, w *resp.Writer) {
 			c.Authenticated = true
 		} else if !cmd.HasFlag(FlagNoAuth) {
 			d.env.Stats.Reject(cmd.Name)
-			d.replyError(w, ErrNoAuth.Msg)
-			return
+			return nil, ErrNoAuth.Msg
 		}
 	}
-	c.Touch(cmd.Name, start)
-	err := d.run(cmd, c, args, w)
-	d.env.Stats.Record(cmd.Name, time.Since(start), err != nil)
+	return cmd, ""
+}
+
+// ServeRESPBatch implements resp.BatchHandler: consecutive keyed data
+// commands of a pipeline run in one transaction with one Raft commit (each
+// command still sees the ones before it, and a failing command leaves no
+// writes), so a pipeline costs one fsync instead of one per command.
+// Everything else runs one by one through ServeRESP.
+func (d *Dispatcher) ServeRESPBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) int {
+	for i := 0; i < len(cmds); {
+		j := i
+		for j < len(cmds) && d.batchable(c, cmds[j]) {
+			j++
+		}
+		if j-i >= 2 {
+			d.runBatch(c, cmds[i:j], w)
+			i = j
+			continue
+		}
+		w.SetProto(c.Proto)
+		d.ServeRESP(c, cmds[i], w)
+		i++
+		if c.CloseRequested() {
+			return i
+		}
+	}
+	return len(cmds)
+}
+
+// batchable reports whether args can join a pipelined batch: a known data
+// command with valid arity and at least one key, from a client that may
+// run it.
+func (d *Dispatcher) batchable(c *resp.Client, args [][]byte) bool {
+	if len(args) == 0 || (!c.Authenticated && d.env.Config.RequirePass() != "") {
+		return false
+	}
+	cmd := d.table.Lookup(args[0])
+	if cmd == nil || cmd.Subcommands != nil || !cmd.Data || !arityOK(cmd.Arity, len(args)) {
+		return false
+	}
+	return len(cmd.KeyArgs(args)) > 0
+}
+
+// runBatch runs a run of batchable commands through Store.UpdateBatch.
+func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
+	start := time.Now()
+	c.Authenticated = true // batchable() admitted them
+	w.SetProto(c.Proto)
+	mark := w.Len()
+	var keys [][]byte
+	fns := make([]func(keyspace.Txn) error, len(cmds))
+	ctxs := make([]*Ctx, len(cmds))
+	for i, args := range cmds {
+		cmd := d.table.Lookup(args[0])
+		keys = append(keys, cmd.KeyArgs(args)...)
+		x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd}
+		ctxs[i] = x
+		fns[i] = func(txn keyspace.Txn) (err error) {
+			m := w.Len()
+			defer func() {
+				if r := recover(); r != nil {
+					slog.Error("command panicked", "cmd", cmd.Name, "panic", r, "stack", string(debug.Stack()))
+					err = errCommandPanicked
+				}
+				if err != nil {
+					w.Truncate(m)
+					d.replyError(w, ReplyText(err))
+				}
+			}()
+			x.DB = keyspace.New(txn, c.DB)
+			return cmd.Handler(x)
+		}
+	}
+	errs, err := d.env.Store.UpdateBatch(d.ctx, c.DB, keys, fns)
+	if err != nil {
+		// Nothing was committed: every command gets the commit error.
+		w.Truncate(mark)
+		for range cmds {
+			d.replyError(w, ReplyText(err))
+		}
+	}
+	elapsed := time.Since(start)
+	for i, x := range ctxs {
+		c.Touch(x.Cmd.Name, start)
+		failed := err != nil || (errs != nil && errs[i] != nil)
+		d.env.Stats.Record(x.Cmd.Name, elapsed, failed)
+	}
 }
 
 // run executes cmd and writes its reply or error. A panicking command body

@@ -17,6 +17,14 @@ func (m memStore) Update(_ context.Context, _ int, _ [][]byte, fn func(keyspace.
 	return fn(m.s.Txn())
 }
 
+func (m memStore) UpdateBatch(_ context.Context, _ int, _ [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
+	errs := make([]error, len(fns))
+	for i, fn := range fns {
+		errs[i] = fn(m.s.Txn()) // unit tests do not check batch atomicity here
+	}
+	return errs, nil
+}
+
 func (m memStore) View(_ context.Context, _ int, _ [][]byte, fn func(keyspace.Txn) error) error {
 	return fn(m.s.Txn())
 }

@@ -83,6 +83,10 @@ type peer struct {
 	// flight, so one is proposed at a time.
 	compactProposed bool
 	dirty           bool // apply state changed in this round
+	// appliedTerm is the term of the last entry applied by this incarnation
+	// (0 before the first); soloPublished mirrors regionInfo.soloLeader.
+	appliedTerm   uint64
+	soloPublished bool
 }
 
 func newPeer(cfg *Config, region Region) (*peer, error) {
@@ -214,6 +218,7 @@ func (p *peer) applyEntries(b engine.Batch, ap Applier, ents []*raftpb.Entry, ou
 			return out, n, fmt.Errorf("regionraft: region %d entry %d: unsupported entry type %v", p.region.ID, idx, e.GetType())
 		}
 		p.storage.apply.applied = idx
+		p.appliedTerm = e.GetTerm()
 		p.dirty = true
 		n++
 	}

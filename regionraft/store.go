@@ -409,7 +409,9 @@ func (s *Store) setLeader(p *peer, wasLeader bool) {
 	defer s.mu.Unlock()
 	if ri, ok := s.info[p.region.ID]; ok {
 		ri.leader = p.leaderPeer()
-		ri.soloLeader = p.isLeader() && p.soloVoter()
+		// See maybePublishSolo.
+		ri.soloLeader = p.isLeader() && p.soloVoter() && p.appliedTerm == p.storage.hs.GetTerm()
+		p.soloPublished = ri.soloLeader
 	}
 	close(s.leaderCh)
 	s.leaderCh = make(chan struct{})

@@ -301,6 +301,7 @@ func (s *Store) round() error {
 	for _, pr := range ready {
 		rp := pr.rp
 		acks = rp.p.readsApplied(acks)
+		s.maybePublishSolo(rp.p)
 		s.maybeScheduleGC(rp.p)
 		if rp.p.rn.HasReady() || rp.p.compact != 0 {
 			s.busy = true
@@ -347,6 +348,17 @@ func (s *Store) onSoftState(p *peer, ss *raft.SoftState, acks []completion) []co
 	}
 	s.setLeader(p, wasLeader)
 	return acks
+}
+
+// maybePublishSolo lets ReadBarrier skip the ReadIndex round on a
+// single-voter leader once it has applied an entry of its own term (its
+// no-op): every entry committed by earlier terms, possibly acknowledged
+// before a restart, is then applied here.
+func (s *Store) maybePublishSolo(p *peer) {
+	if p.soloPublished || !p.isLeader() || !p.soloVoter() || p.appliedTerm != p.storage.hs.GetTerm() {
+		return
+	}
+	s.setLeader(p, true)
 }
 
 // maybeScheduleGC proposes a compact-log admin command on a leader that

@@ -19,6 +19,19 @@ type Handler interface {
 	Closed(c *Client)
 }
 
+// BatchHandler is an optional extension of Handler. When one read
+// delivers several complete commands from an authenticated client, the
+// server passes them (at most 128 at a time) to ServeRESPBatch instead of
+// calling ServeRESP for each, so the handler may commit them together.
+// The handler must behave exactly as if ServeRESP had been called for each
+// command in order: replies in order, w's protocol switched (SetProto)
+// after a command that changes c.Proto, and it stops after a command that
+// called CloseAfterReply. It returns how many commands it ran.
+type BatchHandler interface {
+	Handler
+	ServeRESPBatch(c *Client, cmds [][][]byte, w *Writer) int
+}
+
 // Client is the per-connection state. Fields documented as "handler-owned"
 // are only touched from the connection's goroutine (through the Handler);
 // the rest are set by the server. Info() is safe from any goroutine.

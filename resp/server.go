@@ -356,12 +356,62 @@ func (c *conn) serve() {
 	}
 }
 
+// maxBatch bounds how many pipelined commands one ServeRESPBatch call gets.
+const maxBatch = 128
+
 // process runs every complete request buffered and writes the replies. It
-// returns false when the connection must be closed.
+// returns false when the connection must be closed. With a BatchHandler and
+// an authenticated client, the commands of one read are handed over
+// together (see BatchHandler); otherwise one at a time. An unauthenticated
+// client's requests are parsed one by one because AUTH changes the limits
+// the next request is parsed under.
 func (c *conn) process() bool {
 	defer func() { c.qbuf.Store(int64(c.parser.Buffered())) }()
+	bh, batching := c.s.h.(BatchHandler)
 	for {
+		var batch [][]byte
 		args, err := c.parser.Next()
+		if err == nil && args != nil && batching && (c.s.cfg.AuthRequired == nil || !c.s.cfg.AuthRequired(c.client)) {
+			cmds := [][][]byte{args}
+			for len(cmds) < maxBatch {
+				next, perr := c.parser.Next()
+				if perr != nil || next == nil {
+					err = perr
+					break
+				}
+				cmds = append(cmds, next)
+			}
+			if len(cmds) > 1 {
+				c.qbuf.Store(int64(c.parser.Buffered()))
+				c.w.SetProto(c.client.Proto)
+				ran := bh.ServeRESPBatch(c.client, cmds, c.w)
+				c.s.commands.Add(int64(ran))
+				c.out = append(c.out, c.w.Bytes()...)
+				c.w.Reset()
+				c.obuf.Store(int64(len(c.out)))
+				if c.client.CloseRequested() {
+					c.flush()
+					return false
+				}
+				if len(c.out) >= flushThreshold && !c.flush() {
+					return false
+				}
+				if err == nil {
+					continue
+				}
+				args = nil // the error below follows the batch's replies
+			} else {
+				batch = cmds[0]
+			}
+		} else if err == nil {
+			batch = args
+		}
+		// A protocol error after a complete command: run the command
+		// first, then answer the error (Redis's order).
+		var pending error
+		if batch != nil && err != nil {
+			pending, err = err, nil
+		}
 		if err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) {
@@ -373,17 +423,27 @@ func (c *conn) process() bool {
 			c.flush()
 			return false
 		}
-		if args == nil {
+		if batch == nil {
 			break
 		}
 		c.qbuf.Store(int64(c.parser.Buffered()))
 		c.w.SetProto(c.client.Proto)
-		c.s.h.ServeRESP(c.client, args, c.w)
+		c.s.h.ServeRESP(c.client, batch, c.w)
 		c.s.commands.Add(1)
 		c.out = append(c.out, c.w.Bytes()...)
 		c.w.Reset()
 		c.obuf.Store(int64(len(c.out)))
 		if c.client.CloseRequested() {
+			c.flush()
+			return false
+		}
+		if pending != nil {
+			var pe *ProtocolError
+			if errors.As(pending, &pe) {
+				c.w.Error(pe.Msg)
+				c.out = append(c.out, c.w.Bytes()...)
+				c.w.Reset()
+			}
 			c.flush()
 			return false
 		}

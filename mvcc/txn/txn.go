@@ -21,6 +21,45 @@ type Txn struct {
 	// (see mvcc.VersionCache for who may set it: only transactions that
 	// hold the latches of every key they read).
 	cache *mvcc.VersionCache
+	// undo records how to revert writes made since the oldest live
+	// savepoint; nil while no savepoint is taken.
+	undo []undoRecord
+	save bool
+}
+
+type undoRecord struct {
+	key  string
+	prev mvcc.Mutation
+	had  bool
+}
+
+// Savepoint marks the current write set; RollbackTo(sp) reverts every
+// write made after it. Used to run several commands in one transaction
+// where a failing command must leave no trace.
+func (t *Txn) Savepoint() int {
+	t.save = true
+	return len(t.undo)
+}
+
+// RollbackTo reverts the writes made since sp was taken.
+func (t *Txn) RollbackTo(sp int) {
+	for i := len(t.undo) - 1; i >= sp; i-- {
+		u := t.undo[i]
+		if u.had {
+			t.writes[u.key] = u.prev
+		} else {
+			delete(t.writes, u.key)
+		}
+	}
+	t.undo = t.undo[:sp]
+}
+
+func (t *Txn) record(k string) {
+	if !t.save {
+		return
+	}
+	prev, had := t.writes[k]
+	t.undo = append(t.undo, undoRecord{key: k, prev: prev, had: had})
 }
 
 type cachedRead struct {
@@ -91,6 +130,7 @@ func (t *Txn) Set(key, value []byte) error {
 		t.writes = make(map[string]mvcc.Mutation, 2)
 	}
 	k := string(key)
+	t.record(k)
 	t.writes[k] = mvcc.Mutation{Key: []byte(k), Value: bytes.Clone(value)}
 	return nil
 }
@@ -101,6 +141,7 @@ func (t *Txn) Delete(key []byte) error {
 		t.writes = make(map[string]mvcc.Mutation, 2)
 	}
 	k := string(key)
+	t.record(k)
 	t.writes[k] = mvcc.Mutation{Key: []byte(k), Delete: true}
 	return nil
 }

@@ -89,3 +89,29 @@ func TestLatchesSerializeOverlappingKeys(t *testing.T) {
 		t.Fatalf("lost updates under latches: %d", counter["x"])
 	}
 }
+
+func TestSavepointRollback(t *testing.T) {
+	e, err := pebbleengine.Open(pebbleengine.Options{Dir: "db", FS: vfs.NewMem()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	tx := txn.New(mvcc.NewReader(e, 1), 0)
+	tx.Set([]byte("a"), []byte("1"))
+	sp := tx.Savepoint()
+	tx.Set([]byte("a"), []byte("2"))
+	tx.Set([]byte("b"), []byte("x"))
+	tx.Delete([]byte("a"))
+	tx.RollbackTo(sp)
+	if v, ok, _ := tx.Get([]byte("a")); !ok || string(v) != "1" {
+		t.Fatalf("a after rollback = %q %v", v, ok)
+	}
+	if _, ok, _ := tx.Get([]byte("b")); ok {
+		t.Fatal("b survived the rollback")
+	}
+	sp = tx.Savepoint()
+	tx.Set([]byte("c"), []byte("3"))
+	if ms := tx.Mutations(); len(ms) != 2 {
+		t.Fatalf("mutations after a kept write: %+v", ms)
+	}
+}
