@@ -102,6 +102,7 @@ func (e *activeExpirer) round(ctx context.Context) error {
 type dueKey struct {
 	db  int
 	key []byte
+	at  int64
 }
 
 // expireSlot deletes the due keys of one slot and re-marks the slot with
@@ -127,7 +128,7 @@ func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
 			next = at
 			return errStop
 		}
-		due = append(due, dueKey{db, bytes.Clone(key)})
+		due = append(due, dueKey{db, bytes.Clone(key), at})
 		if len(due) >= e.batch {
 			next = at // more may remain: come back next round
 			return errStop
@@ -140,20 +141,26 @@ func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
 	if next != 0 {
 		e.tracker.note(slot, next)
 	}
-	byDB := map[int][][]byte{}
+	byDB := map[int][]dueKey{}
 	for _, d := range due {
-		byDB[d.db] = append(byDB[d.db], d.key)
+		byDB[d.db] = append(byDB[d.db], d)
 	}
-	for db, ks := range byDB {
+	for db, list := range byDB {
+		ks := make([][]byte, len(list))
+		for i, d := range list {
+			ks[i] = d.key
+		}
+		var n int64
 		err := e.store.Update(ctx, db, ks, func(t keyspace.Txn) error {
+			n = 0 // the body may run again
 			d := keyspace.New(t, db)
-			for _, k := range ks {
-				n, err := d.ExpireIfDue(k)
+			for _, due := range list {
+				deleted, err := d.ExpireIfDue(due.key, due.at)
 				if err != nil {
 					return err
 				}
-				if n {
-					e.expired.Add(1)
+				if deleted {
+					n++
 				}
 			}
 			return nil
@@ -161,6 +168,7 @@ func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
 		if err != nil {
 			return err
 		}
+		e.expired.Add(n)
 	}
 	return nil
 }

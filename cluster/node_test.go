@@ -77,12 +77,23 @@ func TestActiveExpiryDeletesThroughRaft(t *testing.T) {
 	if err := c.Set(ctx, "keep", "v", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Overwritten without a TTL: its old expiry index entry is stale and
+	// must not delete it.
+	if err := c.Set(ctx, "over", "v", 50*time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "over", "v2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 10*time.Second, "the active expirer to delete 20 keys", func() bool { return n.ExpiredKeys() >= 20 })
 	if n.ExpiredKeys() != 20 {
 		t.Fatalf("expired %d keys, want 20", n.ExpiredKeys())
 	}
 	if v, err := c.Get(ctx, "keep").Result(); err != nil || v != "v" {
 		t.Fatalf("a key without TTL was touched: %q %v", v, err)
+	}
+	if v, err := c.Get(ctx, "over").Result(); err != nil || v != "v2" {
+		t.Fatalf("a stale expiry index entry deleted a live key: %q %v", v, err)
 	}
 }
 

@@ -215,9 +215,15 @@ func setGeneric(c *Ctx, flags int, key, value, expire []byte, quiet bool) error 
 			return err
 		}
 	}
-	old, found, err := c.DB.Lookup(key)
-	if err != nil {
-		return err
+	// A plain SET is a blind write: only GET, NX, XX and KEEPTTL need the
+	// old value.
+	var old keyspace.Meta
+	var found bool
+	if flags&(setGet|setNX|setXX|setKeepTTL) != 0 {
+		var err error
+		if old, found, err = c.DB.Lookup(key); err != nil {
+			return err
+		}
 	}
 	if flags&setGet != 0 {
 		if found && old.Type != keyspace.TypeString {

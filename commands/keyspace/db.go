@@ -77,9 +77,18 @@ func (d *DB) GetString(key []byte) ([]byte, bool, error) {
 }
 
 // SetString stores a string value with an absolute expiry (0: none),
-// replacing whatever the key held.
+// replacing whatever the key held, without reading it first (SET and MSET
+// are blind writes, like in Redis: no read on the write path). An expiry
+// index entry of the old value stays behind; the active expirer drops such
+// stale entries when they come due (ExpireIfDue).
 func (d *DB) SetString(key, value []byte, expireAtMs int64) error {
-	return d.Put(key, &Meta{Type: TypeString, Value: value, ExpireAt: expireAtMs})
+	m := Meta{Type: TypeString, Value: value, ExpireAt: expireAtMs}
+	if expireAtMs != 0 {
+		if err := d.txn.Set(keys.ExpiryIndexKey(d.db, key, expireAtMs), nil); err != nil {
+			return err
+		}
+	}
+	return d.txn.Set(keys.MetaKey(d.db, key), m.Encode(nil))
 }
 
 // Put writes the metadata record of key, replacing any previous value of
@@ -235,15 +244,20 @@ func (d *DB) Flush() error {
 	return nil
 }
 
-// ExpireIfDue deletes key if its expiry time has passed (judged at the
-// transaction's time) and reports whether it did. Used by the active
-// expirer, which found the key through the expiry index.
-func (d *DB) ExpireIfDue(key []byte) (bool, error) {
+// ExpireIfDue handles the expiry index entry of key at indexAtMs, which
+// the active expirer found due: it deletes the key if its expiry time is
+// that entry's and has passed (judged at the transaction's time), and
+// reports whether it did. An entry the key no longer matches (the key was
+// overwritten, deleted or given another expiry) is stale and is removed.
+func (d *DB) ExpireIfDue(key []byte, indexAtMs int64) (bool, error) {
 	m, ok, err := d.lookupRaw(key)
-	if err != nil || !ok {
+	if err != nil {
 		return false, err
 	}
-	if m.ExpireAt == 0 || m.ExpireAt > d.txn.NowMs() {
+	if !ok || m.ExpireAt != indexAtMs {
+		return false, d.txn.Delete(keys.ExpiryIndexKey(d.db, key, indexAtMs))
+	}
+	if m.ExpireAt > d.txn.NowMs() {
 		return false, nil
 	}
 	_, err = d.Delete(key)
