@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/skerry
 DATA_DIR  ?= ./data
 FUZZTIME  ?= 5s
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: build run test test-short fuzz bench lint clean
 

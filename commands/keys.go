@@ -15,36 +15,10 @@ import (
 // DBSIZE, FLUSHDB, FLUSHALL, SWAPDB's helpers and OBJECT; expiry commands
 // are in expire.go.
 func registerKeys(t *Table) {
-	del := func(c *Ctx) error {
-		n := int64(0)
-		for _, k := range c.Args[1:] {
-			ok, err := deleteKey(c.DB, k)
-			if err != nil {
-				return err
-			}
-			if ok {
-				n++
-			}
-		}
-		c.W.Int(n)
-		return nil
-	}
+	del := perKeyCount(func(c *Ctx, k []byte) (bool, error) { return deleteKey(c.DB, k) })
 	t.Register(&Command{Name: "del", Data: true, Handler: del})
 	t.Register(&Command{Name: "unlink", Data: true, Handler: del})
-	countExisting := func(c *Ctx) error {
-		n := int64(0)
-		for _, k := range c.Args[1:] {
-			ok, err := c.DB.Exists(k)
-			if err != nil {
-				return err
-			}
-			if ok {
-				n++
-			}
-		}
-		c.W.Int(n)
-		return nil
-	}
+	countExisting := perKeyCount(func(c *Ctx, k []byte) (bool, error) { return c.DB.Exists(k) })
 	t.Register(&Command{Name: "exists", Data: true, Handler: countExisting})
 	t.Register(&Command{Name: "touch", Data: true, Handler: countExisting})
 	t.Register(&Command{Name: "type", Data: true, Handler: func(c *Ctx) error {
@@ -163,7 +137,7 @@ func deleteKey(db *keyspace.DB, key []byte) (bool, error) {
 func deleteMembers(db *keyspace.DB, key []byte, version uint64) error {
 	var doomed [][]byte
 	lower := keys.MemberPrefix(db.Index(), key, version)
-	err := db.Txn().Scan(lower, prefixEnd(lower), false, func(k, _ []byte) error {
+	err := db.Txn().Scan(lower, keys.PrefixEnd(lower), false, func(k, _ []byte) error {
 		doomed = append(doomed, bytes.Clone(k))
 		return nil
 	})
@@ -178,16 +152,23 @@ func deleteMembers(db *keyspace.DB, key []byte, version uint64) error {
 	return nil
 }
 
-// prefixEnd returns the smallest key greater than every key with prefix p.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] != 0xFF {
-			end[i]++
-			return end[:i+1]
+// perKeyCount returns a handler that applies f to every key argument and
+// replies how many it reported true for (DEL, UNLINK, EXISTS, TOUCH).
+func perKeyCount(f func(c *Ctx, key []byte) (bool, error)) Handler {
+	return func(c *Ctx) error {
+		n := int64(0)
+		for _, k := range c.Args[1:] {
+			ok, err := f(c, k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
 		}
+		c.W.Int(n)
+		return nil
 	}
-	return nil
 }
 
 // copyValue writes the value m of src (in database from) to dst (in
@@ -205,7 +186,7 @@ func copyValue(from *keyspace.DB, src []byte, m keyspace.Meta, to *keyspace.DB, 
 	lower := keys.MemberPrefix(from.Index(), src, oldVersion)
 	type rec struct{ member, value []byte }
 	var recs []rec
-	err := from.Txn().Scan(lower, prefixEnd(lower), false, func(k, v []byte) error {
+	err := from.Txn().Scan(lower, keys.PrefixEnd(lower), false, func(k, v []byte) error {
 		recs = append(recs, rec{bytes.Clone(k[len(lower):]), bytes.Clone(v)})
 		return nil
 	})

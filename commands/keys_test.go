@@ -37,7 +37,7 @@ func hashFields(t *testing.T, h *harness, db int, key string) []string {
 	}
 	lower := keys.MemberPrefix(db, []byte(key), m.Version)
 	var out []string
-	_ = d.Txn().Scan(lower, prefixEnd(lower), false, func(k, v []byte) error {
+	_ = d.Txn().Scan(lower, keys.PrefixEnd(lower), false, func(k, v []byte) error {
 		out = append(out, string(k[len(lower):])+"="+string(v))
 		return nil
 	})

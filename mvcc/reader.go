@@ -102,7 +102,7 @@ func (rd *Reader) CheckLock(key []byte) error { return rd.checkLock(key) }
 // records, and its commit timestamp.
 func (rd *Reader) SeekWrite(key []byte, ts uint64) (Write, uint64, bool, error) {
 	prefix := keys.WriteKeyVersionless(key)
-	it, err := rd.r.NewIter(keys.WriteKey(key, ts), prefixEnd(prefix))
+	it, err := rd.r.NewIter(keys.WriteKey(key, ts), keys.PrefixEnd(prefix))
 	if err != nil {
 		return Write{}, 0, false, err
 	}
@@ -131,7 +131,7 @@ func (rd *Reader) SeekWrite(key []byte, ts uint64) (Write, uint64, bool, error) 
 // any kind of key, or 0.
 func (rd *Reader) LatestCommitTS(key []byte) (uint64, error) {
 	prefix := keys.WriteKeyVersionless(key)
-	it, err := rd.r.NewIter(prefix, prefixEnd(prefix))
+	it, err := rd.r.NewIter(prefix, keys.PrefixEnd(prefix))
 	if err != nil {
 		return 0, err
 	}
@@ -210,7 +210,7 @@ func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byt
 		if reverse {
 			ok = it.SeekLT(prefix)
 		} else {
-			ok = it.SeekGE(prefixEnd(prefix))
+			ok = it.SeekGE(keys.PrefixEnd(prefix))
 		}
 	}
 	return it.Error()
@@ -243,18 +243,4 @@ func (rd *Reader) checkLocksIn(start, end []byte) error {
 		return &KeyLockedError{Key: uk, Lock: l}
 	}
 	return it.Error()
-}
-
-// prefixEnd returns the smallest key greater than every key with prefix p.
-// Escaped user keys never end in 0xFF bytes that would need carrying
-// beyond the terminator, but handle it generally.
-func prefixEnd(p []byte) []byte {
-	end := bytes.Clone(p)
-	for i := len(end) - 1; i >= 0; i-- {
-		if end[i] != 0xFF {
-			end[i]++
-			return end[:i+1]
-		}
-	}
-	return nil
 }

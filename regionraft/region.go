@@ -189,6 +189,11 @@ func (d *decoder) uvarint() uint64 {
 		d.err = errShort
 		return 0
 	}
+	// Only the minimal encoding is valid, so a record has one encoding.
+	if n != len(binary.AppendUvarint(nil, v)) {
+		d.err = fmt.Errorf("non-minimal varint")
+		return 0
+	}
 	d.b = d.b[n:]
 	return v
 }

@@ -67,12 +67,13 @@ func serverCommand() *cli.Command {
 	}
 }
 
-func runServer(c *cli.Context) error {
+// configFromCLI maps the server flags (command line, SKERRY_* variables or
+// the TOML file, in that order of precedence) to a node configuration.
+func configFromCLI(c *cli.Context) (cluster.Config, slog.Level, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return cluster.Config{}, level, fmt.Errorf("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	cfg := cluster.Config{
 		Addr:            c.String("addr"),
 		DataDir:         c.String("data-dir"),
@@ -85,6 +86,15 @@ func runServer(c *cli.Context) error {
 		MaxClients:      c.Int("maxclients"),
 		ProtoMaxBulkLen: c.Int64("proto-max-bulk-len"),
 	}
+	return cfg, level, cfg.Validate()
+}
+
+func runServer(c *cli.Context) error {
+	cfg, level, err := configFromCLI(c)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	node, err := cluster.Start(ctx, cfg, log)

@@ -85,6 +85,19 @@ func RegionStateRange() (lower, upper []byte) {
 	return []byte{localPrefix, localRegionState}, []byte{localPrefix, localRegionState + 1}
 }
 
+// PrefixEnd returns the smallest key greater than every key that starts
+// with p (nil when there is none: p is all 0xFF).
+func PrefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xFF {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
 // ---- MVCC record keys ----
 //
 // User keys are encoded with an order-preserving, self-delimiting escape
