@@ -222,15 +222,9 @@ func (s *Store) round() error {
 		}
 		ready = append(ready, pending{readyPeer{p, rd}, late})
 	}
-	if ab.Count() > 0 {
-		if err := ab.Commit(false); err != nil {
-			return fmt.Errorf("regionraft: commit apply batch: %w", err)
-		}
-		s.metrics.AppliedEntries.Add(float64(applied))
-		applied = 0
-		s.complete(acks)
-		acks = acks[:0]
-	}
+	// Phase 1's batch is committed below, while phase 2's fsync runs.
+	acks1, applied1 := acks, applied
+	acks, applied = nil, 0
 
 	// Phase 2: persist new entries and hard states of every region in one
 	// batch with at most one fsync (group commit).
@@ -280,11 +274,33 @@ func (s *Store) round() error {
 		}
 	}
 
+	// Start the fsync of the new log entries, then commit phase 1's
+	// applies and acknowledge them while it runs: they do not depend on
+	// it, and the round no longer pays for both one after the other.
+	var syncErr error
+	synced := make(chan struct{})
+	start := time.Now()
 	if b.Count() > 0 {
-		start := time.Now()
-		if err := b.Commit(mustSync); err != nil {
-			return fmt.Errorf("regionraft: commit raft batch: %w", err)
+		go func() {
+			defer close(synced)
+			syncErr = b.Commit(mustSync)
+		}()
+	} else {
+		close(synced)
+	}
+	if ab.Count() > 0 {
+		if err := ab.Commit(false); err != nil {
+			<-synced
+			return fmt.Errorf("regionraft: commit apply batch: %w", err)
 		}
+		s.metrics.AppliedEntries.Add(float64(applied1))
+	}
+	s.complete(acks1)
+	<-synced
+	if syncErr != nil {
+		return fmt.Errorf("regionraft: commit raft batch: %w", syncErr)
+	}
+	if b.Count() > 0 {
 		s.metrics.BatchCommitSeconds.Observe(time.Since(start).Seconds())
 		s.metrics.BatchCommits.WithLabelValues(strconv.FormatBool(mustSync)).Inc()
 		if nEntries > 0 {
