@@ -46,7 +46,7 @@ func serverFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:6379", Usage: "RESP listen address (host:port)", EnvVars: []string{"SKERRY_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory for the node's data (Pebble store in db/, embedded PD in pd/)", EnvVars: []string{"SKERRY_DATA_DIR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "status-addr", Value: "127.0.0.1:20180", Usage: "HTTP address of /metrics, /health and /debug/pprof (\"off\" to disable)", EnvVars: []string{"SKERRY_STATUS_ADDR"}}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "peer-addr", Value: "127.0.0.1:20160", Usage: "internal node-to-node RPC address (used by multi-node clusters)", EnvVars: []string{"SKERRY_PEER_ADDR"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "peer-addr", Value: "127.0.0.1:20160", Usage: "internal node-to-node RPC address (reserved for multi-node clusters; a single node opens nothing there)", EnvVars: []string{"SKERRY_PEER_ADDR"}}),
 		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "pd", Value: true, Usage: "run the placement driver (embedded etcd) on this node; a lone node always does", EnvVars: []string{"SKERRY_PD"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-client-addr", Value: "127.0.0.1:2379", Usage: "embedded PD client address (host:port)", EnvVars: []string{"SKERRY_PD_CLIENT_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-peer-addr", Value: "127.0.0.1:2380", Usage: "embedded PD peer address (host:port)", EnvVars: []string{"SKERRY_PD_PEER_ADDR"}}),
@@ -80,6 +80,10 @@ func configFromCLI(c *cli.Context) (cluster.Config, slog.Level, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return cluster.Config{}, level, fmt.Errorf("--log-level: %w", err)
+	}
+	if !c.Bool("pd") {
+		// Nodes without PD join other nodes' PD; joining is not built yet.
+		return cluster.Config{}, level, fmt.Errorf("--pd=false needs --join, which multi-node clusters will add; a single node runs its own PD")
 	}
 	cfg := cluster.Config{
 		Addr:            c.String("addr"),
