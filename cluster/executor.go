@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/skerrydb/skerry/commands/keyspace"
 	"github.com/skerrydb/skerry/mvcc"
@@ -39,10 +42,11 @@ type executor struct {
 	locks   *mvcc.LockTable
 	cache   *mvcc.VersionCache
 	latches *txn.Latches
+	metrics *execMetrics
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
-	return &executor{engine: e, oracle: o, raft: r, locks: locks, cache: cache, latches: txn.NewLatches(1 << 16)}
+	return &executor{engine: e, oracle: o, raft: r, locks: locks, cache: cache, latches: txn.NewLatches(1 << 16), metrics: newExecMetrics()}
 }
 
 // newTxn opens a transaction at ts for a caller holding the latches of
@@ -52,6 +56,40 @@ func (x *executor) newTxn(ts uint64) (*mvcc.Reader, *txn.Txn) {
 	t := txn.New(rd, pdclient.PhysicalMs(ts))
 	t.UseCache(x.cache)
 	return rd, t
+}
+
+// execMetrics times the waits of the local path.
+type execMetrics struct {
+	latchWait prometheus.Histogram
+	tsoWait   prometheus.Histogram
+}
+
+func newExecMetrics() *execMetrics {
+	buckets := prometheus.ExponentialBuckets(1e-6, 4, 12) // 1µs .. ~4s
+	return &execMetrics{
+		latchWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "skerry_latch_wait_seconds",
+			Help: "Time a command waited for its keys' latches.", Buckets: buckets}),
+		tsoWait: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "skerry_tso_wait_seconds",
+			Help: "Time a command waited for its timestamp from PD (batched).", Buckets: buckets}),
+	}
+}
+
+func (m *execMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.latchWait, m.tsoWait}
+}
+
+func (x *executor) acquire(lks [][]byte) txn.Guard {
+	start := time.Now()
+	g := x.latches.Acquire(lks)
+	x.metrics.latchWait.Observe(time.Since(start).Seconds())
+	return g
+}
+
+func (x *executor) timestamp(ctx context.Context) (uint64, error) {
+	start := time.Now()
+	ts, err := x.oracle.GetTS(ctx)
+	x.metrics.tsoWait.Observe(time.Since(start).Seconds())
+	return ts, err
 }
 
 // latchKeys maps Redis keys to latch keys; nil stays nil (whole keyspace).
@@ -92,7 +130,7 @@ func (x *executor) region(lks [][]byte) (regionraft.Region, error) {
 // Update implements commands.Store.
 func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	lks := latchKeys(db, ks)
-	g := x.latches.Acquire(lks)
+	g := x.acquire(lks)
 	defer g.Release()
 	r, err := x.region(lks)
 	if err != nil {
@@ -101,7 +139,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
 		return err
 	}
-	ts, err := x.oracle.GetTS(ctx)
+	ts, err := x.timestamp(ctx)
 	if err != nil {
 		return fmt.Errorf("cluster: timestamp: %w", err)
 	}
@@ -115,7 +153,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 // UpdateBatch implements commands.Store.
 func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
 	lks := latchKeys(db, ks)
-	g := x.latches.Acquire(lks)
+	g := x.acquire(lks)
 	defer g.Release()
 	r, err := x.region(lks)
 	if err != nil {
@@ -124,7 +162,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
 		return nil, err
 	}
-	ts, err := x.oracle.GetTS(ctx)
+	ts, err := x.timestamp(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: timestamp: %w", err)
 	}
@@ -170,7 +208,7 @@ func (x *executor) commit(ctx context.Context, regionID uint64, rd *mvcc.Reader,
 // View implements commands.Store.
 func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	lks := latchKeys(db, ks)
-	g := x.latches.Acquire(lks)
+	g := x.acquire(lks)
 	defer g.Release()
 	r, err := x.region(lks)
 	if err != nil {
@@ -179,7 +217,7 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
 		return err
 	}
-	ts, err := x.oracle.GetTS(ctx)
+	ts, err := x.timestamp(ctx)
 	if err != nil {
 		return fmt.Errorf("cluster: timestamp: %w", err)
 	}
