@@ -111,7 +111,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		StoreID: storeID,
 		Engine:  n.engine,
 		Applier: &applier{expiry: tracker, locks: locks, cache: cache},
-		Logger:  raftLogger{log},
+		// The version cache is only valid while this node leads without
+		// interruption (mvcc.VersionCache): forget it on every change.
+		OnLeaderChange: func(uint64, bool) { cache.Clear() },
+		Logger:         raftLogger{log},
 	})
 	if err != nil {
 		return nil, err

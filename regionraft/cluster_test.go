@@ -196,3 +196,68 @@ func TestThreeVoters(t *testing.T) {
 		}
 	}
 }
+
+func TestOnLeaderChangeReportsGainAndLoss(t *testing.T) {
+	tr := newChanTransport()
+	defer tr.close()
+	type change struct {
+		store  uint64
+		leader bool
+	}
+	changes := make(chan change, 64)
+	var stores []*Store
+	for id := uint64(1); id <= 3; id++ {
+		eng := newTestEngine()
+		cfg := testConfig(id, eng, newRecApplier(eng))
+		cfg.Transport = tr
+		store := id
+		cfg.OnLeaderChange = func(region uint64, leader bool) { changes <- change{store, leader} }
+		s, err := NewStore(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.BootstrapRegion(threeVoterRegion()); err != nil {
+			t.Fatal(err)
+		}
+		tr.register(id, s)
+		s.Start()
+		defer s.Stop()
+		stores = append(stores, s)
+	}
+	ctx := ctxT(t)
+	if err := stores[0].WaitLeader(ctx, threeVoterRegion().ID); err != nil {
+		t.Fatal(err)
+	}
+	var first change
+	select {
+	case first = <-changes:
+		if !first.leader {
+			t.Fatalf("first change is a loss: %+v", first)
+		}
+		l, _ := stores[0].Leader(threeVoterRegion().ID)
+		if l.StoreID != first.store {
+			t.Fatalf("store %d reported leadership, leader is on store %d", first.store, l.StoreID)
+		}
+	case <-ctx.Done():
+		t.Fatal("no leadership change reported")
+	}
+	// Isolate the leader: CheckQuorum makes it step down (a loss), and
+	// another store reports a gain.
+	tr.mu.Lock()
+	tr.down[first.store] = true
+	tr.mu.Unlock()
+	lost, gained := false, false
+	for !lost || !gained {
+		select {
+		case c := <-changes:
+			if c.store == first.store && !c.leader {
+				lost = true
+			}
+			if c.store != first.store && c.leader {
+				gained = true
+			}
+		case <-ctx.Done():
+			t.Fatalf("after isolating the leader: lost=%v gained=%v", lost, gained)
+		}
+	}
+}

@@ -97,6 +97,10 @@ type Config struct {
 	// EntryCacheSize is the number of recent log entries per region kept in
 	// memory to avoid engine reads. Default 1024.
 	EntryCacheSize int
+	// OnLeaderChange, if set, is called from the raft goroutine when this
+	// store's peer of a region becomes or stops being its leader, before
+	// any request is served in the new role. It must not block.
+	OnLeaderChange func(regionID uint64, leader bool)
 	// Logger receives raft's log lines. Default: raft's logger to stderr.
 	Logger raft.Logger
 }

@@ -421,4 +421,7 @@ func (s *Store) setLeader(p *peer, wasLeader bool) {
 	case !p.isLeader() && wasLeader:
 		s.metrics.Leaders.Dec()
 	}
+	if p.isLeader() != wasLeader && s.cfg.OnLeaderChange != nil {
+		s.cfg.OnLeaderChange(p.region.ID, p.isLeader())
+	}
 }
