@@ -14,7 +14,6 @@ import (
 	"github.com/skerrydb/skerry/mvcc/keys"
 	"github.com/skerrydb/skerry/mvcc/txn"
 	"github.com/skerrydb/skerry/pd/pdclient"
-	"github.com/skerrydb/skerry/regionraft"
 )
 
 // ErrNoRegion is returned when no local region covers a command's keys.
@@ -29,7 +28,7 @@ type oracle interface {
 type raftStore interface {
 	Propose(ctx context.Context, regionID uint64, cmd []byte) error
 	ReadBarrier(ctx context.Context, regionID uint64) error
-	Regions() []regionraft.Region
+	RegionForKeys(keys [][]byte) (uint64, bool)
 }
 
 // executor runs command bodies on this node: it is the local fast path of
@@ -107,24 +106,15 @@ func latchKeys(db int, ks [][]byte) [][]byte {
 	return out
 }
 
-// region returns the region that serves every given latch key. With one
-// region per node today every key maps to it; the cross-region path (2PC)
-// arrives with the transactions issue.
-func (x *executor) region(lks [][]byte) (regionraft.Region, error) {
-	regions := x.raft.Regions()
-	for _, r := range regions {
-		ok := true
-		for _, k := range lks {
-			if !r.ContainsKey(k) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			return r, nil
-		}
+// region returns the id of the region that serves every given latch key.
+// With one region per node today every key maps to it; the cross-region
+// path (2PC) arrives with the transactions issue.
+func (x *executor) region(lks [][]byte) (uint64, error) {
+	id, ok := x.raft.RegionForKeys(lks)
+	if !ok {
+		return 0, ErrNoRegion
 	}
-	return regionraft.Region{}, ErrNoRegion
+	return id, nil
 }
 
 // Update implements commands.Store.
@@ -136,7 +126,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	if err != nil {
 		return err
 	}
-	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
+	if err := x.raft.ReadBarrier(ctx, r); err != nil {
 		return err
 	}
 	ts, err := x.timestamp(ctx)
@@ -147,7 +137,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 	if err := fn(t); err != nil {
 		return err
 	}
-	return x.commit(ctx, r.ID, rd, t, ts)
+	return x.commit(ctx, r, rd, t, ts)
 }
 
 // UpdateBatch implements commands.Store.
@@ -159,7 +149,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 	if err != nil {
 		return nil, err
 	}
-	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
+	if err := x.raft.ReadBarrier(ctx, r); err != nil {
 		return nil, err
 	}
 	ts, err := x.timestamp(ctx)
@@ -174,7 +164,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 			t.RollbackTo(sp)
 		}
 	}
-	return errs, x.commit(ctx, r.ID, rd, t, ts)
+	return errs, x.commit(ctx, r, rd, t, ts)
 }
 
 // commit replicates t's writes in one phase and records the new versions
@@ -214,7 +204,7 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 	if err != nil {
 		return err
 	}
-	if err := x.raft.ReadBarrier(ctx, r.ID); err != nil {
+	if err := x.raft.ReadBarrier(ctx, r); err != nil {
 		return err
 	}
 	ts, err := x.timestamp(ctx)

@@ -349,6 +349,28 @@ func (s *Store) Regions() []Region {
 	return out
 }
 
+// RegionForKeys returns the id of this store's region that contains every
+// key (all keys when keys is nil), without copying descriptors: it is on
+// every command's path. false when no single region does.
+func (s *Store) RegionForKeys(keys [][]byte) (uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	best := uint64(0)
+	for id, ri := range s.info {
+		ok := true
+		for _, k := range keys {
+			if !ri.region.ContainsKey(k) {
+				ok = false
+				break
+			}
+		}
+		if ok && (best == 0 || id < best) {
+			best = id
+		}
+	}
+	return best, best != 0
+}
+
 // Leader returns the region's leader as last seen by this store; false when
 // the region is unknown or has no known leader.
 func (s *Store) Leader(regionID uint64) (Peer, bool) {

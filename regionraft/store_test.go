@@ -367,3 +367,26 @@ func TestReadBarrierAfterRestartSeesAcknowledgedWrites(t *testing.T) {
 		}
 	}
 }
+
+func TestRegionForKeys(t *testing.T) {
+	eng := newTestEngine()
+	a, b := soloRegion(1), soloRegion(2)
+	a.EndKey = []byte("m")
+	b.StartKey = []byte("m")
+	s := openStarted(t, testConfig(1, eng, newRecApplier(eng)), a, b)
+	for _, c := range []struct {
+		keys [][]byte
+		id   uint64
+		ok   bool
+	}{
+		{[][]byte{[]byte("a"), []byte("l")}, 1, true},
+		{[][]byte{[]byte("m"), []byte("z")}, 2, true},
+		{[][]byte{[]byte("a"), []byte("z")}, 0, false}, // spans both
+		{nil, 1, true}, // keyless: the lowest region
+	} {
+		id, ok := s.RegionForKeys(c.keys)
+		if id != c.id || ok != c.ok {
+			t.Errorf("RegionForKeys(%q) = %d, %v; want %d, %v", c.keys, id, ok, c.id, c.ok)
+		}
+	}
+}
