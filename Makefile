@@ -14,10 +14,12 @@ build:
 run: build
 	./$(BIN) server --data-dir $(DATA_DIR)
 
-# Every package's tests, then a few seconds of each fuzz target.
+# Every package's tests, the concurrent core again under the race detector,
+# then a few seconds of each fuzz target.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m ./resp/... ./commands/... ./mvcc/... ./regionraft/... ./cluster/...
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 test-short:

@@ -41,26 +41,25 @@ var (
 // Errors of the connection, server, keyspace and COMMAND families (texts
 // from Redis 7.0.15).
 var (
-	errInvalidCommand     = &ReplyError{"ERR Invalid command specified"}
-	errNoKeyArgs          = &ReplyError{"ERR The command has no key arguments"}
-	errInvalidArgCount    = &ReplyError{"ERR Invalid number of arguments specified for command"}
-	errInvalidArgs        = &ReplyError{"ERR Invalid arguments specified for command"}
-	errNoPassword         = &ReplyError{"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"}
-	errNoProto            = &ReplyError{"NOPROTO unsupported protocol version"}
-	errProtoNotInt        = &ReplyError{"ERR Protocol version is not an integer or out of range"}
-	errClientName         = &ReplyError{"ERR Client names cannot contain spaces, newlines or special characters."}
-	errSecondDBIndex      = &ReplyError{"ERR invalid second DB index"}
-	errFirstDBIndex       = &ReplyError{"ERR invalid first DB index"}
-	errNoSuchClient       = &ReplyError{"ERR No such client"}
-	errInvalidClientID    = &ReplyError{"ERR Invalid client ID"}
-	errClientIDPositive   = &ReplyError{"ERR client-id should be greater than 0"}
-	errSameObject         = &ReplyError{"ERR source and destination objects are the same"}
-	errExpireNXXX         = &ReplyError{"ERR NX and XX, GT or LT options at the same time are not compatible"}
-	errExpireGTLT         = &ReplyError{"ERR GT and LT options at the same time are not compatible"}
-	errInvalidCursor      = &ReplyError{"ERR invalid cursor"}
-	errNoConfigFile       = &ReplyError{"ERR The server is running without a config file"}
-	errLFUPolicy          = &ReplyError{"ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."}
-	errShutdownSaveNoSave = &ReplyError{"ERR syntax error"}
+	errInvalidCommand   = &ReplyError{"ERR Invalid command specified"}
+	errNoKeyArgs        = &ReplyError{"ERR The command has no key arguments"}
+	errInvalidArgCount  = &ReplyError{"ERR Invalid number of arguments specified for command"}
+	errInvalidArgs      = &ReplyError{"ERR Invalid arguments specified for command"}
+	errNoPassword       = &ReplyError{"ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"}
+	errNoProto          = &ReplyError{"NOPROTO unsupported protocol version"}
+	errProtoNotInt      = &ReplyError{"ERR Protocol version is not an integer or out of range"}
+	errClientName       = &ReplyError{"ERR Client names cannot contain spaces, newlines or special characters."}
+	errSecondDBIndex    = &ReplyError{"ERR invalid second DB index"}
+	errFirstDBIndex     = &ReplyError{"ERR invalid first DB index"}
+	errNoSuchClient     = &ReplyError{"ERR No such client"}
+	errInvalidClientID  = &ReplyError{"ERR Invalid client ID"}
+	errClientIDPositive = &ReplyError{"ERR client-id should be greater than 0"}
+	errSameObject       = &ReplyError{"ERR source and destination objects are the same"}
+	errExpireNXXX       = &ReplyError{"ERR NX and XX, GT or LT options at the same time are not compatible"}
+	errExpireGTLT       = &ReplyError{"ERR GT and LT options at the same time are not compatible"}
+	errInvalidCursor    = &ReplyError{"ERR invalid cursor"}
+	errNoConfigFile     = &ReplyError{"ERR The server is running without a config file"}
+	errLFUPolicy        = &ReplyError{"ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."}
 )
 
 // errCommandPanicked answers a command whose body panicked (a bug).

@@ -109,7 +109,7 @@ func TestSavepointRollback(t *testing.T) {
 	if _, ok, _ := tx.Get([]byte("b")); ok {
 		t.Fatal("b survived the rollback")
 	}
-	sp = tx.Savepoint()
+	tx.Savepoint()
 	tx.Set([]byte("c"), []byte("3"))
 	if ms := tx.Mutations(); len(ms) != 2 {
 		t.Fatalf("mutations after a kept write: %+v", ms)
