@@ -28,8 +28,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// leakedGoroutines returns the stacks of goroutines running server code.
+// leakedGoroutines returns the stacks of goroutines still running server
+// code after a short grace period: a connection goroutine that has already
+// signalled the server's WaitGroup may still be returning from its last
+// deferred call when Close returns.
 func leakedGoroutines() string {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		leaked := runningServerGoroutines()
+		if leaked == "" || time.Now().After(deadline) {
+			return leaked
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond) // polling goroutine exit; there is no event to wait on
+	}
+}
+
+// runningServerGoroutines returns the stacks of goroutines running server code.
+func runningServerGoroutines() string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
