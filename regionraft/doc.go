@@ -28,19 +28,31 @@
 //
 // One goroutine owns every peer, RawNode and raft.Storage. A round drains
 // everything queued (proposals, reads, incoming messages, ticks, bounded by
-// Config.MaxBatchProposals) into the RawNodes, then builds ONE engine batch
-// holding, for every region with a Ready: new log entries, hard state, the
-// effects of committed entries (Applier.Apply) and the new apply state. The
-// batch is committed once, with sync=true when any region's Ready requires
-// it (one fsync for all regions: group commit). Only then are messages sent
-// (followers acknowledge only persisted entries), waiters completed and the
-// RawNodes advanced.
+// Config.MaxBatchProposals) into the RawNodes, then takes every region's
+// Ready and writes two engine batches:
 //
-//   - A proposal is acknowledged only after its entry was fsynced (a
-//     previous or the same batch) and its effects committed to the engine
-//     in the same batch as the applied index, so a crash never loses an
-//     acknowledged command and never applies one twice: on restart raft
-//     replays exactly the committed entries above the persisted applied index.
+//   - the apply batch: the effects of committed entries that were already
+//     durable in this store's log before the round (Applier.Apply) and the
+//     new apply state, committed WITHOUT sync on a helper goroutine, which
+//     then completes those proposals;
+//   - the log batch: new log entries and hard states of every region (and
+//     the rare committed entries not yet durable here, applied after their
+//     append), committed by the loop goroutine itself with sync=true when
+//     any Ready requires it: one fsync for all regions (group commit).
+//
+// Both run at the same time; the round joins them, then sends messages
+// (followers acknowledge only persisted entries), completes the remaining
+// waiters and advances the RawNodes.
+//
+//   - A proposal is acknowledged only after its entry was fsynced (in an
+//     earlier round's log batch) and its effects committed to the engine
+//     in the same batch as the applied index. A crash never loses an
+//     acknowledged command (its entry is durable; the unsynced apply is
+//     replayed: on restart raft re-applies exactly the committed entries
+//     above the persisted applied index) and never applies one twice.
+//   - A single-voter leader answers ReadBarrier without a ReadIndex round,
+//     but only once it has applied an entry of its own term, so that
+//     entries acknowledged before a restart are re-applied first.
 //   - Proposals are identified by an 8-byte id prefixed to the entry data
 //     (random per Store incarnation + counter). A proposal whose log slot is
 //     overwritten by another leader's entry fails with ErrProposalDropped.
