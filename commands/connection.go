@@ -47,7 +47,7 @@ func registerConnection(t *Table) {
 		return nil
 	}})
 	t.Register(&Command{Name: "select", Handler: func(c *Ctx) error {
-		db, err := argInt(c.Args[1])
+		db, err := intArg(c.Args[1])
 		if err != nil {
 			return ErrNotInteger
 		}
@@ -102,7 +102,7 @@ func authenticate(c *Ctx, user string, pass []byte) error {
 func hello(c *Ctx) error {
 	proto := c.Client.Proto
 	if len(c.Args) >= 2 {
-		v, err := argInt(c.Args[1])
+		v, err := intArg(c.Args[1])
 		if err != nil {
 			return errProtoNotInt
 		}
@@ -337,7 +337,7 @@ func clientList(c *Ctx) error {
 	case len(args) >= 2 && argIs(args[0], "id"):
 		ids = map[int64]bool{}
 		for _, a := range args[1:] {
-			id, err := argInt(a)
+			id, err := intArg(a)
 			if err != nil || id <= 0 {
 				return errInvalidClientID
 			}
@@ -388,7 +388,7 @@ func clientKill(c *Ctx) error {
 		opt, val := args[i], args[i+1]
 		switch {
 		case argIs(opt, "id"):
-			n, err := argInt(val)
+			n, err := intArg(val)
 			if err != nil || n <= 0 {
 				return errClientIDPositive
 			}

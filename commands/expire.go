@@ -83,7 +83,7 @@ func expireHandler(absolute, seconds bool) Handler {
 		if gt && lt {
 			return errExpireGTLT
 		}
-		when, err := argInt(c.Args[2])
+		when, err := intArg(c.Args[2])
 		if err != nil {
 			return err
 		}

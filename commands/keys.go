@@ -256,7 +256,7 @@ func rename(c *Ctx, nx bool) error {
 
 // parseDB parses a database index argument (SELECT, MOVE, COPY DB).
 func parseDB(b []byte) (int, error) {
-	n, err := argInt(b)
+	n, err := intArg(b)
 	if err != nil {
 		return 0, ErrNotInteger
 	}
@@ -387,7 +387,7 @@ func scan(c *Ctx) error {
 		opt, val := c.Args[i], c.Args[i+1]
 		switch {
 		case argIs(opt, "count"):
-			n, err := argInt(val)
+			n, err := intArg(val)
 			if err != nil {
 				return ErrNotInteger
 			}
@@ -444,11 +444,11 @@ func scan(c *Ctx) error {
 // swapDB implements SWAPDB a b by rewriting every record of both databases
 // (O(number of records); see docs/compatibility.md).
 func swapDB(c *Ctx) error {
-	a, err := argInt(c.Args[1])
+	a, err := intArg(c.Args[1])
 	if err != nil {
 		return errFirstDBIndex
 	}
-	b, err := argInt(c.Args[2])
+	b, err := intArg(c.Args[2])
 	if err != nil {
 		return errSecondDBIndex
 	}
@@ -548,7 +548,7 @@ func registerObject(t *Table) {
 		}
 		// Redis shares the integers 0..9999 (OBJ_SHARED_REFCOUNT).
 		if m.Type == keyspace.TypeString {
-			if n, err := argInt(m.Value); err == nil && n >= 0 && n < 10000 {
+			if n, err := intArg(m.Value); err == nil && n >= 0 && n < 10000 {
 				c.W.Int(2147483647)
 				return nil
 			}
@@ -569,7 +569,7 @@ func objectEncoding(m *keyspace.Meta) string {
 			return "raw"
 		}
 		if m.Enc == keyspace.StringEncAuto && len(m.Value) <= 20 {
-			if _, err := argInt(m.Value); err == nil {
+			if _, err := intArg(m.Value); err == nil {
 				return "int"
 			}
 		}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+
+	"github.com/skerrydb/skerry/resp"
 )
 
 // Number parsing and formatting exactly as Redis 7.0 does it. Redis is
@@ -11,57 +13,11 @@ import (
 // library accepts for floats (strtod/strtold: hex floats, "infinity", no
 // underscores), so arguments are parsed here and nowhere else.
 
-// maxIntLen is Redis's LONG_STR_SIZE: string2ll rejects inputs this long.
-const maxIntLen = 21
-
 // ParseInt parses b as Redis's string2ll: an optional '-', then "0" or a
 // digit 1-9 followed by digits, within int64. It rejects '+', spaces,
-// leading zeros, "-0" and the empty string.
-func ParseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) >= maxIntLen {
-		return 0, false
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := false
-	p := b
-	if p[0] == '-' {
-		neg = true
-		p = p[1:]
-		if len(p) == 0 {
-			return 0, false
-		}
-	}
-	if p[0] < '1' || p[0] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for _, ch := range p {
-		if ch < '0' || ch > '9' {
-			return 0, false
-		}
-		if v > math.MaxUint64/10 {
-			return 0, false
-		}
-		v *= 10
-		d := uint64(ch - '0')
-		if v > math.MaxUint64-d {
-			return 0, false
-		}
-		v += d
-	}
-	if neg {
-		if v > uint64(math.MaxInt64)+1 {
-			return 0, false
-		}
-		return -int64(v), true // -(MaxInt64+1) wraps to MinInt64
-	}
-	if v > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(v), true
-}
+// leading zeros, "-0" and the empty string. The RESP reader needs the same
+// rule for length lines, so there is one implementation, in package resp.
+func ParseInt(b []byte) (int64, bool) { return resp.String2ll(b) }
 
 // floatSyntax is a number as C's strtod grammar reads it.
 type floatSyntax struct {

@@ -386,7 +386,7 @@ func findKeys(specs []keySpec, args [][]byte) (out []keyPos, ok bool) {
 			if idx >= argc {
 				return nil, false
 			}
-			n, err := argInt(args[idx])
+			n, err := intArg(args[idx])
 			if err != nil || n < 0 {
 				return nil, false
 			}
