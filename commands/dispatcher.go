@@ -139,18 +139,12 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 		ctxs[i] = x
 		fns[i] = func(txn keyspace.Txn) (err error) {
 			m := w.Len()
-			defer func() {
-				if r := recover(); r != nil {
-					slog.Error("command panicked", "cmd", cmd.Name, "panic", r, "stack", string(debug.Stack()))
-					err = errCommandPanicked
-				}
-				if err != nil {
-					w.Truncate(m)
-					d.replyError(w, ReplyText(err))
-				}
-			}()
 			x.DB = keyspace.New(txn, c.DB)
-			return cmd.Handler(x)
+			if err = call(x); err != nil {
+				w.Truncate(m)
+				d.replyError(w, ReplyText(err))
+			}
+			return err
 		}
 	}
 	errs, err := d.env.Store.UpdateBatch(d.ctx, c.DB, keys, fns)
@@ -169,30 +163,33 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 	}
 }
 
-// run executes cmd and writes its reply or error. A panicking command body
-// is a bug: it is logged (without arguments, which may hold secrets) and
-// answered with an error instead of taking the node down; its transaction
-// was aborted by the unwinding, and its latches released.
-func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) (err error) {
-	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd}
-	mark := w.Len()
+// call runs the command body. A panicking body is a bug: it is logged
+// (without arguments, which may hold secrets) and turned into an error,
+// so its transaction is aborted and the node stays up.
+func call(x *Ctx) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			slog.Error("command panicked", "cmd", cmd.Name, "panic", r, "stack", string(debug.Stack()))
+			slog.Error("command panicked", "cmd", x.Cmd.Name, "panic", r, "stack", string(debug.Stack()))
 			err = errCommandPanicked
-			w.Truncate(mark)
-			d.replyError(w, ReplyText(err))
 		}
 	}()
+	return x.Cmd.Handler(x)
+}
+
+// run executes cmd and writes its reply or error.
+func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
+	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd}
+	mark := w.Len()
+	var err error
 	switch {
 	case !cmd.Data:
-		err = cmd.Handler(x)
+		err = call(x)
 	default:
 		keys := cmd.KeyArgs(args)
 		body := func(txn keyspace.Txn) error {
 			w.Truncate(mark) // a retried attempt starts with a clean reply
 			x.DB = keyspace.New(txn, c.DB)
-			return cmd.Handler(x)
+			return call(x)
 		}
 		if cmd.HasFlag(FlagWrite) {
 			err = d.env.Store.Update(d.ctx, c.DB, keys, body)
