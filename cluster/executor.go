@@ -117,59 +117,74 @@ func (x *executor) region(lks [][]byte) (uint64, error) {
 	return id, nil
 }
 
+// localTxn is a transaction running on this node's fast path, holding the
+// latches of its keys.
+type localTxn struct {
+	guard  txn.Guard
+	region uint64
+	ts     uint64
+	rd     *mvcc.Reader
+	t      *txn.Txn
+}
+
+// begin is the common start of every local transaction: latch the keys,
+// find their region, pass its read barrier and take one timestamp. The
+// caller must Release lt.guard when it gets no error.
+func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn, err error) {
+	lks := latchKeys(db, ks)
+	lt.guard = x.acquire(lks)
+	defer func() {
+		if err != nil {
+			lt.guard.Release()
+		}
+	}()
+	if lt.region, err = x.region(lks); err != nil {
+		return lt, err
+	}
+	if err = x.raft.ReadBarrier(ctx, lt.region); err != nil {
+		return lt, err
+	}
+	if lt.ts, err = x.timestamp(ctx); err != nil {
+		return lt, fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	lt.rd, lt.t = x.newTxn(lt.ts)
+	return lt, nil
+}
+
 // Update implements commands.Store.
 func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
-	lks := latchKeys(db, ks)
-	g := x.acquire(lks)
-	defer g.Release()
-	r, err := x.region(lks)
+	lt, err := x.begin(ctx, db, ks)
 	if err != nil {
 		return err
 	}
-	if err := x.raft.ReadBarrier(ctx, r); err != nil {
+	defer lt.guard.Release()
+	if err := fn(lt.t); err != nil {
 		return err
 	}
-	ts, err := x.timestamp(ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: timestamp: %w", err)
-	}
-	rd, t := x.newTxn(ts)
-	if err := fn(t); err != nil {
-		return err
-	}
-	return x.commit(ctx, r, rd, t, ts)
+	return x.commit(ctx, lt)
 }
 
 // UpdateBatch implements commands.Store.
 func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
-	lks := latchKeys(db, ks)
-	g := x.acquire(lks)
-	defer g.Release()
-	r, err := x.region(lks)
+	lt, err := x.begin(ctx, db, ks)
 	if err != nil {
 		return nil, err
 	}
-	if err := x.raft.ReadBarrier(ctx, r); err != nil {
-		return nil, err
-	}
-	ts, err := x.timestamp(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("cluster: timestamp: %w", err)
-	}
-	rd, t := x.newTxn(ts)
+	defer lt.guard.Release()
 	errs := make([]error, len(fns))
 	for i, fn := range fns {
-		sp := t.Savepoint()
-		if errs[i] = fn(t); errs[i] != nil {
-			t.RollbackTo(sp)
+		sp := lt.t.Savepoint()
+		if errs[i] = fn(lt.t); errs[i] != nil {
+			lt.t.RollbackTo(sp)
 		}
 	}
-	return errs, x.commit(ctx, r, rd, t, ts)
+	return errs, x.commit(ctx, lt)
 }
 
-// commit replicates t's writes in one phase and records the new versions
-// in the cache. The caller holds the latches of every key t touched.
-func (x *executor) commit(ctx context.Context, regionID uint64, rd *mvcc.Reader, t *txn.Txn, ts uint64) error {
+// commit replicates lt's writes in one phase and records the new versions
+// in the cache. lt still holds the latches of every key it touched.
+func (x *executor) commit(ctx context.Context, lt localTxn) error {
+	t, ts := lt.t, lt.ts
 	if t.Empty() {
 		return nil
 	}
@@ -178,11 +193,11 @@ func (x *executor) commit(ctx context.Context, regionID uint64, rd *mvcc.Reader,
 	// obtains a later timestamp waits on the same latches
 	// (docs/decisions/0001).
 	muts := t.Mutations()
-	mods, err := mvcc.OnePCLatched(rd, muts, ts)
+	mods, err := mvcc.OnePCLatched(lt.rd, muts, ts)
 	if err != nil {
 		return err
 	}
-	if err := x.raft.Propose(ctx, regionID, mvcc.EncodeModifies(mods)); err != nil {
+	if err := x.raft.Propose(ctx, lt.region, mvcc.EncodeModifies(mods)); err != nil {
 		for _, m := range muts { // the outcome is unknown
 			x.cache.Invalidate(m.Key)
 		}
@@ -197,25 +212,15 @@ func (x *executor) commit(ctx context.Context, regionID uint64, rd *mvcc.Reader,
 
 // View implements commands.Store.
 func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
-	lks := latchKeys(db, ks)
-	g := x.acquire(lks)
-	defer g.Release()
-	r, err := x.region(lks)
+	lt, err := x.begin(ctx, db, ks)
 	if err != nil {
 		return err
 	}
-	if err := x.raft.ReadBarrier(ctx, r); err != nil {
+	defer lt.guard.Release()
+	if err := fn(lt.t); err != nil {
 		return err
 	}
-	ts, err := x.timestamp(ctx)
-	if err != nil {
-		return fmt.Errorf("cluster: timestamp: %w", err)
-	}
-	_, t := x.newTxn(ts)
-	if err := fn(t); err != nil {
-		return err
-	}
-	if !t.Empty() {
+	if !lt.t.Empty() {
 		return errors.New("cluster: read-only command wrote")
 	}
 	return nil
