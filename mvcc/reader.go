@@ -31,31 +31,24 @@ func (rd *Reader) mayBeLocked(key []byte) bool { return rd.locks == nil || rd.lo
 func (rd *Reader) TS() uint64 { return rd.ts }
 
 // checkLock returns a *KeyLockedError if a transaction that started at or
-// before the read timestamp holds a lock on key.
+// before the read timestamp holds a lock on key (lock-only locks of
+// serializable reads do not block readers).
 func (rd *Reader) checkLock(key []byte) error {
-	if !rd.mayBeLocked(key) {
-		return nil
-	}
-	v, err := rd.r.Get(keys.LockKey(key))
-	if errors.Is(err, engine.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	l, err := DecodeLock(v)
-	if err != nil {
-		return err
-	}
-	if l.Kind == LockLock || l.StartTS > rd.ts {
-		return nil
-	}
-	return &KeyLockedError{Key: bytes.Clone(key), Lock: l}
+	return rd.lockError(key, rd.blocksRead)
 }
+
+// blocksRead reports whether lock l hides the key's value from this reader.
+func (rd *Reader) blocksRead(l *Lock) bool { return l.Kind != LockLock && l.StartTS <= rd.ts }
 
 // anyLock returns a *KeyLockedError if any transaction holds a lock on key,
 // whatever its timestamp: writers conflict with every lock.
 func (rd *Reader) anyLock(key []byte) error {
+	return rd.lockError(key, func(*Lock) bool { return true })
+}
+
+// lockError reads key's lock record, if any, and returns it as a
+// *KeyLockedError when blocks says it is in the way.
+func (rd *Reader) lockError(key []byte, blocks func(*Lock) bool) error {
 	if !rd.mayBeLocked(key) {
 		return nil
 	}
@@ -69,6 +62,9 @@ func (rd *Reader) anyLock(key []byte) error {
 	l, err := DecodeLock(v)
 	if err != nil {
 		return err
+	}
+	if !blocks(&l) {
+		return nil
 	}
 	return &KeyLockedError{Key: bytes.Clone(key), Lock: l}
 }
@@ -231,7 +227,7 @@ func (rd *Reader) checkLocksIn(start, end []byte) error {
 		if err != nil {
 			return err
 		}
-		if l.Kind == LockLock || l.StartTS > rd.ts {
+		if !rd.blocksRead(&l) {
 			continue
 		}
 		uk, err := keys.DecodeLockKey(it.Key())
