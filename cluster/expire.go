@@ -58,7 +58,8 @@ type activeExpirer struct {
 	period  time.Duration
 	batch   int
 	log     *slog.Logger
-	expired atomic.Int64
+	expired atomic.Int64 // keys deleted
+	stale   atomic.Int64 // index entries dropped because their key had changed
 }
 
 func (e *activeExpirer) run(ctx context.Context) {
@@ -150,17 +151,20 @@ func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
 		for i, d := range list {
 			ks[i] = d.key
 		}
-		var n int64
+		var deleted, stale int64
 		err := e.store.Update(ctx, db, ks, func(t keyspace.Txn) error {
-			n = 0 // the body may run again
+			deleted, stale = 0, 0 // the body may run again
 			d := keyspace.New(t, db)
 			for _, due := range list {
-				deleted, err := d.ExpireIfDue(due.key, due.at)
+				outcome, err := d.ExpireIfDue(due.key, due.at)
 				if err != nil {
 					return err
 				}
-				if deleted {
-					n++
+				switch outcome {
+				case keyspace.ExpiryDeleted:
+					deleted++
+				case keyspace.ExpiryStale:
+					stale++
 				}
 			}
 			return nil
@@ -168,7 +172,8 @@ func (e *activeExpirer) expireSlot(ctx context.Context, slot uint16) error {
 		if err != nil {
 			return err
 		}
-		e.expired.Add(n)
+		e.expired.Add(deleted)
+		e.stale.Add(stale)
 	}
 	return nil
 }

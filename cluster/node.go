@@ -329,3 +329,7 @@ func (r raftLogger) Panicf(format string, v ...interface{})   { panic(fmt.Sprint
 
 // ExpiredKeys is the number of keys the active expirer has deleted.
 func (n *Node) ExpiredKeys() int64 { return n.expirer.expired.Load() }
+
+// StaleExpiryEntries is the number of expiry index entries the expirer
+// dropped because their key had been overwritten or given another expiry.
+func (n *Node) StaleExpiryEntries() int64 { return n.expirer.stale.Load() }

@@ -85,9 +85,11 @@ func TestActiveExpiryDeletesThroughRaft(t *testing.T) {
 	if err := c.Set(ctx, "over", "v2", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the active expirer to delete 20 keys", func() bool { return n.ExpiredKeys() >= 20 })
-	if n.ExpiredKeys() != 20 {
-		t.Fatalf("expired %d keys, want 20", n.ExpiredKeys())
+	eventually(t, 10*time.Second, "the active expirer to delete 20 keys and drop the stale entry", func() bool {
+		return n.ExpiredKeys() >= 20 && n.StaleExpiryEntries() >= 1
+	})
+	if n.ExpiredKeys() != 20 || n.StaleExpiryEntries() != 1 {
+		t.Fatalf("expired %d keys and dropped %d stale entries, want 20 and 1", n.ExpiredKeys(), n.StaleExpiryEntries())
 	}
 	if v, err := c.Get(ctx, "keep").Result(); err != nil || v != "v" {
 		t.Fatalf("a key without TTL was touched: %q %v", v, err)

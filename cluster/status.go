@@ -30,6 +30,9 @@ func newMetrics(n *Node, stats *commands.Stats) *metrics {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "skerry_expired_keys_total", Help: "Keys deleted by the active expirer.",
 	}, func() float64 { return float64(n.expirer.expired.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "skerry_expiry_stale_entries_total", Help: "Expiry index entries dropped because their key had changed.",
+	}, func() float64 { return float64(n.expirer.stale.Load()) }))
 	return &metrics{reg: reg}
 }
 

@@ -244,22 +244,31 @@ func (d *DB) Flush() error {
 	return nil
 }
 
+// ExpiryOutcome is what ExpireIfDue did with one expiry index entry.
+type ExpiryOutcome int
+
+const (
+	ExpiryNotDue  ExpiryOutcome = iota // the key expires later: nothing done
+	ExpiryDeleted                      // the key was due and is deleted
+	ExpiryStale                        // the entry no longer matched the key and is removed
+)
+
 // ExpireIfDue handles the expiry index entry of key at indexAtMs, which
 // the active expirer found due: it deletes the key if its expiry time is
-// that entry's and has passed (judged at the transaction's time), and
-// reports whether it did. An entry the key no longer matches (the key was
-// overwritten, deleted or given another expiry) is stale and is removed.
-func (d *DB) ExpireIfDue(key []byte, indexAtMs int64) (bool, error) {
+// that entry's and has passed (judged at the transaction's time). An entry
+// the key no longer matches (the key was overwritten, deleted or given
+// another expiry) is stale and is removed without touching the key.
+func (d *DB) ExpireIfDue(key []byte, indexAtMs int64) (ExpiryOutcome, error) {
 	m, ok, err := d.lookupRaw(key)
 	if err != nil {
-		return false, err
+		return ExpiryNotDue, err
 	}
 	if !ok || m.ExpireAt != indexAtMs {
-		return false, d.txn.Delete(keys.ExpiryIndexKey(d.db, key, indexAtMs))
+		return ExpiryStale, d.txn.Delete(keys.ExpiryIndexKey(d.db, key, indexAtMs))
 	}
 	if m.ExpireAt > d.txn.NowMs() {
-		return false, nil
+		return ExpiryNotDue, nil
 	}
 	_, err = d.Delete(key)
-	return err == nil, err
+	return ExpiryDeleted, err
 }
