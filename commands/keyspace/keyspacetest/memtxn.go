@@ -4,7 +4,6 @@ package keyspacetest
 
 import (
 	"bytes"
-	"errors"
 	"sort"
 
 	"github.com/skerrydb/skerry/commands/keyspace"
@@ -64,10 +63,7 @@ func (t memTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) err
 			continue
 		}
 		if err := fn([]byte(k), v); err != nil {
-			if errors.Is(err, keyspace.ErrStop) {
-				return nil
-			}
-			return err
+			return err // unchanged, as keyspace.Txn.Scan requires
 		}
 	}
 	return nil
