@@ -369,53 +369,25 @@ func (c *conn) process() bool {
 	defer func() { c.qbuf.Store(int64(c.parser.Buffered())) }()
 	bh, batching := c.s.h.(BatchHandler)
 	for {
-		var batch [][]byte
-		args, err := c.parser.Next()
-		if err == nil && args != nil && batching && (c.s.cfg.AuthRequired == nil || !c.s.cfg.AuthRequired(c.client)) {
-			cmds := [][][]byte{args}
-			for len(cmds) < maxBatch {
-				next, perr := c.parser.Next()
-				if perr != nil || next == nil {
-					err = perr
-					break
-				}
-				cmds = append(cmds, next)
-			}
-			if len(cmds) > 1 {
-				c.qbuf.Store(int64(c.parser.Buffered()))
-				c.w.SetProto(c.client.Proto)
-				ran := bh.ServeRESPBatch(c.client, cmds, c.w)
-				c.s.commands.Add(int64(ran))
-				c.out = append(c.out, c.w.Bytes()...)
-				c.w.Reset()
-				c.obuf.Store(int64(len(c.out)))
-				if c.client.CloseRequested() {
-					c.flush()
-					return false
-				}
-				if len(c.out) >= flushThreshold && !c.flush() {
-					return false
-				}
-				if err == nil {
-					continue
-				}
-				args = nil // the error below follows the batch's replies
+		cmds, perr := c.nextRequests(batching)
+		if len(cmds) > 0 {
+			c.qbuf.Store(int64(c.parser.Buffered()))
+			c.w.SetProto(c.client.Proto)
+			if len(cmds) == 1 {
+				c.s.h.ServeRESP(c.client, cmds[0], c.w)
+				c.s.commands.Add(1)
 			} else {
-				batch = cmds[0]
+				c.s.commands.Add(int64(bh.ServeRESPBatch(c.client, cmds, c.w)))
 			}
-		} else if err == nil {
-			batch = args
+			if !c.emit() {
+				return false
+			}
 		}
-		// A protocol error after a complete command: run the command
-		// first, then answer the error (Redis's order).
-		var pending error
-		if batch != nil && err != nil {
-			pending, err = err, nil
-		}
-		if err != nil {
+		if perr != nil {
+			// After the replies of the complete requests before it,
+			// as Redis does; then the connection closes.
 			var pe *ProtocolError
-			if errors.As(err, &pe) {
-				c.w.Reset()
+			if errors.As(perr, &pe) {
 				c.w.Error(pe.Msg)
 				c.out = append(c.out, c.w.Bytes()...)
 				c.w.Reset()
@@ -423,35 +395,53 @@ func (c *conn) process() bool {
 			c.flush()
 			return false
 		}
-		if batch == nil {
-			break
-		}
-		c.qbuf.Store(int64(c.parser.Buffered()))
-		c.w.SetProto(c.client.Proto)
-		c.s.h.ServeRESP(c.client, batch, c.w)
-		c.s.commands.Add(1)
-		c.out = append(c.out, c.w.Bytes()...)
-		c.w.Reset()
-		c.obuf.Store(int64(len(c.out)))
-		if c.client.CloseRequested() {
-			c.flush()
-			return false
-		}
-		if pending != nil {
-			var pe *ProtocolError
-			if errors.As(pending, &pe) {
-				c.w.Error(pe.Msg)
-				c.out = append(c.out, c.w.Bytes()...)
-				c.w.Reset()
-			}
-			c.flush()
-			return false
-		}
-		if len(c.out) >= flushThreshold && !c.flush() {
-			return false
+		if len(cmds) == 0 {
+			return c.flush()
 		}
 	}
-	return c.flush()
+}
+
+// nextRequests parses the next complete request and, when the handler
+// takes batches and the client is authenticated, every further complete
+// request buffered (at most maxBatch). An error is a protocol error that
+// follows the returned requests.
+func (c *conn) nextRequests(batching bool) ([][][]byte, error) {
+	args, err := c.parser.Next()
+	if err != nil || args == nil {
+		return nil, err
+	}
+	cmds := [][][]byte{args}
+	if !batching || (c.s.cfg.AuthRequired != nil && c.s.cfg.AuthRequired(c.client)) {
+		return cmds, nil
+	}
+	for len(cmds) < maxBatch {
+		next, err := c.parser.Next()
+		if err != nil {
+			return cmds, err
+		}
+		if next == nil {
+			break
+		}
+		cmds = append(cmds, next)
+	}
+	return cmds, nil
+}
+
+// emit moves the replies written so far to the output, flushing when it is
+// large. It returns false when the connection must close (the client asked
+// to, or a write failed).
+func (c *conn) emit() bool {
+	c.out = append(c.out, c.w.Bytes()...)
+	c.w.Reset()
+	c.obuf.Store(int64(len(c.out)))
+	if c.client.CloseRequested() {
+		c.flush()
+		return false
+	}
+	if len(c.out) >= flushThreshold {
+		return c.flush()
+	}
+	return true
 }
 
 // flush writes the pending output; false on a write error.
