@@ -11,9 +11,9 @@ func NewRedisTable() *Table {
 	return t
 }
 
-// families lists the per-family registration functions. Each family file
-// adds itself here from a var declaration, not init(), so the order is
-// explicit.
+// families lists the per-family registration functions (one per family
+// file), in registration order; adding a family means adding it here, not
+// an init() in its file.
 var families = []func(*Table){
 	registerConnection,
 	registerServer,
