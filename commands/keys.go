@@ -118,38 +118,10 @@ func countKeys(db *keyspace.DB) (int64, error) {
 	return n, err
 }
 
-// deleteKey deletes key and, for collections, its members right away (so
-// a later value at the same key can never see them).
+// deleteKey deletes key; a collection's members go to the collector, so
+// this is one write whatever the size.
 func deleteKey(db *keyspace.DB, key []byte) (bool, error) {
-	m, ok, err := db.Lookup(key)
-	if err != nil {
-		return false, err
-	}
-	if ok && m.Type != keyspace.TypeString {
-		if err := deleteMembers(db, key, m.Version); err != nil {
-			return false, err
-		}
-	}
 	return db.Delete(key)
-}
-
-// deleteMembers removes every member record of one collection version.
-func deleteMembers(db *keyspace.DB, key []byte, version uint64) error {
-	var doomed [][]byte
-	lower := keys.MemberPrefix(db.Index(), key, version)
-	err := db.Txn().Scan(lower, keys.PrefixEnd(lower), false, func(k, _ []byte) error {
-		doomed = append(doomed, bytes.Clone(k))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range doomed {
-		if err := db.Txn().Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // perKeyCount returns a handler that applies f to every key argument and
@@ -182,7 +154,7 @@ func copyValue(from *keyspace.DB, src []byte, m keyspace.Meta, to *keyspace.DB, 
 		return to.Put(dst, &m)
 	}
 	oldVersion := m.Version
-	m.Version = freshVersion(to, oldVersion)
+	m.Version = to.NewCollection(m.Type).Version
 	lower := keys.MemberPrefix(from.Index(), src, oldVersion)
 	type rec struct{ member, value []byte }
 	var recs []rec
@@ -199,17 +171,6 @@ func copyValue(from *keyspace.DB, src []byte, m keyspace.Meta, to *keyspace.DB, 
 		}
 	}
 	return to.Put(dst, &m)
-}
-
-// freshVersion picks a collection version for a copied value: the
-// transaction time in the high bits, so it differs from versions left
-// behind by earlier values of the same key.
-func freshVersion(db *keyspace.DB, old uint64) uint64 {
-	v := uint64(db.NowMs()) << 16
-	if v <= old {
-		v = old + 1
-	}
-	return v
 }
 
 // rename implements RENAME and RENAMENX.

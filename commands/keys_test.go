@@ -70,13 +70,36 @@ func TestCollectionsMoveWithTheirMembers(t *testing.T) {
 	h.expect(":1\r\n", "EXISTS", "h2")
 }
 
-func TestDeleteRemovesMembers(t *testing.T) {
+func TestDeleteQueuesMembersForTheCollector(t *testing.T) {
 	h := newHarness(t)
 	putHash(t, h, 0, "h", 1, "a", "b", "c")
 	before := h.store.Len()
 	h.expect(":1\r\n", "DEL", "h")
-	if after := h.store.Len(); before-after != 4 {
-		t.Fatalf("DEL removed %d records, want 4 (meta + 3 members)", before-after)
+	// One write: the metadata record goes, one queue entry comes.
+	if after := h.store.Len(); after != before {
+		t.Fatalf("DEL changed the record count by %d, want 0 (meta out, queue entry in)", after-before)
+	}
+	h.expect(":0\r\n", "EXISTS", "h")
+	slot := keys.Slot([]byte("h"))
+	pending, err := keyspace.PendingGC(h.store.Txn(), slot)
+	if err != nil || len(pending) != 1 || pending[0].Version != 1 || pending[0].Members != 3 {
+		t.Fatalf("queue = %+v, %v; want one entry for version 1 with 3 members", pending, err)
+	}
+	// Collect in two steps to cross the limit.
+	n, done, err := keyspace.CollectGC(h.store.Txn(), pending[0], 2)
+	if err != nil || n != 2 || done {
+		t.Fatalf("first collection: %d, %v, %v", n, done, err)
+	}
+	pending, _ = keyspace.PendingGC(h.store.Txn(), slot)
+	if len(pending) != 1 || pending[0].Members != 1 {
+		t.Fatalf("queue after partial collection = %+v", pending)
+	}
+	n, done, err = keyspace.CollectGC(h.store.Txn(), pending[0], 2)
+	if err != nil || n != 1 || !done {
+		t.Fatalf("second collection: %d, %v, %v", n, done, err)
+	}
+	if after := h.store.Len(); after != before-4 {
+		t.Fatalf("after collection %d records, want %d", after, before-4)
 	}
 }
 

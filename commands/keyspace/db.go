@@ -77,18 +77,13 @@ func (d *DB) GetString(key []byte) ([]byte, bool, error) {
 }
 
 // SetString stores a string value with an absolute expiry (0: none),
-// replacing whatever the key held, without reading it first (SET and MSET
-// are blind writes, like in Redis: no read on the write path). An expiry
-// index entry of the old value stays behind; the active expirer drops such
-// stale entries when they come due (ExpireIfDue).
+// replacing whatever the key held. It reads the old metadata (through the
+// version cache on the leader's hot path) because a replaced collection's
+// members must be queued for the collector; the old expiry index entry is
+// removed with it.
 func (d *DB) SetString(key, value []byte, expireAtMs int64) error {
 	m := Meta{Type: TypeString, Value: value, ExpireAt: expireAtMs}
-	if expireAtMs != 0 {
-		if err := d.txn.Set(keys.ExpiryIndexKey(d.db, key, expireAtMs), nil); err != nil {
-			return err
-		}
-	}
-	return d.txn.Set(keys.MetaKey(d.db, key), m.Encode(nil))
+	return d.Put(key, &m)
 }
 
 // Put writes the metadata record of key, replacing any previous value of
@@ -101,6 +96,11 @@ func (d *DB) Put(key []byte, m *Meta) error {
 	oldExp := int64(0)
 	if ok {
 		oldExp = old.ExpireAt
+		if old.Type != m.Type || old.Version != m.Version {
+			if err := d.orphan(key, &old); err != nil {
+				return err
+			}
+		}
 	}
 	if err := d.syncExpiryIndex(key, oldExp, m.ExpireAt); err != nil {
 		return err
@@ -125,10 +125,13 @@ func (d *DB) syncExpiryIndex(key []byte, oldExp, newExp int64) error {
 
 // Delete removes key. It reports whether a live (unexpired) key existed.
 // Collections are removed by deleting their metadata record only; their
-// members become garbage for the collector.
+// members become garbage for the collector (see orphan).
 func (d *DB) Delete(key []byte) (bool, error) {
 	m, ok, err := d.lookupRaw(key)
 	if err != nil || !ok {
+		return false, err
+	}
+	if err := d.orphan(key, &m); err != nil {
 		return false, err
 	}
 	if err := d.syncExpiryIndex(key, m.ExpireAt, 0); err != nil {
@@ -220,23 +223,46 @@ func (d *DB) ForEachKey(fn func(key []byte, m *Meta) error) error {
 	return err
 }
 
-// Flush deletes every key of this database, expired or not.
+// Flush deletes every key of this database, expired or not: one write per
+// key; members of collections are queued for the collector.
 func (d *DB) Flush() error {
-	var doomed [][]byte
+	type doomedKey struct {
+		meta []byte
+		key  []byte
+		m    Meta
+	}
+	var metas []doomedKey
+	var index [][]byte
 	err := d.txn.Scan(nil, nil, false, func(k, v []byte) error {
-		if db, _, _, ok := keys.DecodeMetaKey(k); ok && db == d.db {
-			doomed = append(doomed, bytes.Clone(k))
+		if db, key, suffix, ok := keys.DecodeMetaKey(k); ok && db == d.db {
+			if len(suffix) != 0 {
+				return nil // a member record: its collection's entry handles it
+			}
+			m, err := DecodeMeta(v)
+			if err != nil {
+				return err
+			}
+			m.Value = nil
+			metas = append(metas, doomedKey{bytes.Clone(k), bytes.Clone(key), m})
 			return nil
 		}
 		if db, _, _, ok := keys.DecodeExpiryIndexKey(k); ok && db == d.db {
-			doomed = append(doomed, bytes.Clone(k))
+			index = append(index, bytes.Clone(k))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, k := range doomed {
+	for _, dk := range metas {
+		if err := d.orphan(dk.key, &dk.m); err != nil {
+			return err
+		}
+		if err := d.txn.Delete(dk.meta); err != nil {
+			return err
+		}
+	}
+	for _, k := range index {
 		if err := d.txn.Delete(k); err != nil {
 			return err
 		}

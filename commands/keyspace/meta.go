@@ -44,6 +44,7 @@ const (
 	flagExpire   byte = 1 << 0
 	flagEncRaw   byte = 1 << 1 // strings: StringEncRaw
 	flagEncNoInt byte = 1 << 2 // strings: StringEncNoInt
+	flagEncBig   byte = 1 << 3 // collections: Big
 )
 
 // StringEnc records how Redis would have encoded a string value, which
@@ -77,7 +78,11 @@ type Meta struct {
 	// Collections:
 	Version    uint64
 	Size       uint64
-	Head, Tail uint64 // lists only
+	Head, Tail uint64 // lists only: elements occupy sequence numbers [Head, Tail)
+	// Big records that Redis would hold this collection in its large
+	// encoding (hashtable, skiplist; for sets: hashtable rather than
+	// intset). Redis 7.0 never converts back, so neither does the flag.
+	Big bool
 }
 
 // Encode appends the record encoding of m to dst.
@@ -85,6 +90,9 @@ func (m *Meta) Encode(dst []byte) []byte {
 	var flags byte
 	if m.ExpireAt != 0 {
 		flags |= flagExpire
+	}
+	if m.Type != TypeString && m.Big {
+		flags |= flagEncBig
 	}
 	if m.Type == TypeString {
 		switch m.Enc {
@@ -140,6 +148,7 @@ func DecodeMeta(b []byte) (Meta, error) {
 	default:
 		return m, fmt.Errorf("%w: type %d", ErrCorruptMeta, m.Type)
 	}
+	m.Big = flags&flagEncBig != 0
 	if len(b) < 16 {
 		return m, ErrCorruptMeta
 	}

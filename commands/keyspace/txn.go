@@ -22,6 +22,10 @@ type Txn interface {
 	// NowMs is the transaction's time in Unix milliseconds (the physical part
 	// of its timestamp). Expiry is judged against it.
 	NowMs() int64
+	// StartTS is the transaction's start timestamp from the oracle: unique
+	// to this transaction cluster-wide. New collections take it as their
+	// version, so no two values of one key ever share a version.
+	StartTS() uint64
 }
 
 // ErrStop ends a Scan early without error.

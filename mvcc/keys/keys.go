@@ -321,3 +321,116 @@ func DecodeExpiryIndexKey(k []byte) (db int, key []byte, expireAtMs int64, ok bo
 	}
 	return db, k[16:], expireAtMs, true
 }
+
+// ---- Collection member layouts ----
+//
+// Every member record of a collection lives under
+// MemberPrefix(db, key, version); what follows depends on the type:
+//   hash:  field                      -> value
+//   set:   member                     -> empty
+//   list:  seq(8, big endian)         -> element   (elements occupy [head, tail))
+//   zset:  zsetMemberTag | member     -> score (8, EncodeScore)
+//          zsetScoreTag | score(8) | member -> empty   (the score index)
+// Generic code (copy, rename, the garbage collector) treats the bytes after
+// the version as opaque, so every type is copied and collected alike.
+
+const (
+	zsetMemberTag byte = 0x00
+	zsetScoreTag  byte = 0x01
+)
+
+// ListElemKey is the record of the list element at position seq.
+func ListElemKey(db int, key []byte, version, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(MemberPrefix(db, key, version), seq)
+}
+
+// ZMemberKey is the record mapping a sorted-set member to its score.
+func ZMemberKey(db int, key []byte, version uint64, member []byte) []byte {
+	return append(append(MemberPrefix(db, key, version), zsetMemberTag), member...)
+}
+
+// ZMemberPrefix bounds every ZMemberKey of one sorted-set version.
+func ZMemberPrefix(db int, key []byte, version uint64) []byte {
+	return append(MemberPrefix(db, key, version), zsetMemberTag)
+}
+
+// ZScoreKey is the score index entry of member with score.
+func ZScoreKey(db int, key []byte, version uint64, score float64, member []byte) []byte {
+	k := append(MemberPrefix(db, key, version), zsetScoreTag)
+	k = AppendScore(k, score)
+	return append(k, member...)
+}
+
+// ZScorePrefix bounds the score index of one sorted-set version; entries
+// sort by score, then member bytes, like Redis's skiplist.
+func ZScorePrefix(db int, key []byte, version uint64) []byte {
+	return append(MemberPrefix(db, key, version), zsetScoreTag)
+}
+
+// AppendScore appends the order-preserving 8-byte encoding of a double:
+// -inf < negatives < -0 = 0 < positives < +inf in byte order. -0 is stored
+// as 0, as Redis compares them equal. NaN is never stored.
+func AppendScore(dst []byte, score float64) []byte {
+	if score == 0 {
+		score = 0 // normalise -0
+	}
+	u := math.Float64bits(score)
+	if u&(1<<63) != 0 {
+		u = ^u
+	} else {
+		u |= 1 << 63
+	}
+	return binary.BigEndian.AppendUint64(dst, u)
+}
+
+// DecodeScore reverses AppendScore on the first 8 bytes of b.
+func DecodeScore(b []byte) (float64, error) {
+	if len(b) < 8 {
+		return 0, ErrCorrupt
+	}
+	u := binary.BigEndian.Uint64(b)
+	if u&(1<<63) != 0 {
+		u &^= 1 << 63
+	} else {
+		u = ^u
+	}
+	return math.Float64frombits(u), nil
+}
+
+// ---- Collection garbage queue ----
+//
+// Deleting or overwriting a collection writes one entry here instead of
+// deleting its members; the background collector deletes the members of
+// the orphaned version and then the entry. The entry lives in the key's
+// slot, like the expiry index, so it moves with the slot:
+// slot(2) | gcQueueTag | db(1) | len(4) | key | version(8) -> member count
+
+const gcQueueTag byte = 0xFD
+
+// GCQueueKey is the queue entry for the orphaned members of one version.
+func GCQueueKey(db int, key []byte, version uint64) []byte {
+	k := make([]byte, 0, 16+len(key))
+	k = binary.BigEndian.AppendUint16(k, Slot(key))
+	k = append(k, gcQueueTag, byte(db))
+	k = binary.BigEndian.AppendUint32(k, uint32(len(key)))
+	k = append(k, key...)
+	return binary.BigEndian.AppendUint64(k, version)
+}
+
+// GCQueueRange bounds every queue entry of a slot.
+func GCQueueRange(slot uint16) (lower, upper []byte) {
+	return []byte{byte(slot >> 8), byte(slot), gcQueueTag}, []byte{byte(slot >> 8), byte(slot), gcQueueTag + 1}
+}
+
+// DecodeGCQueueKey parses a GCQueueKey.
+func DecodeGCQueueKey(k []byte) (db int, key []byte, version uint64, ok bool) {
+	if len(k) < 16 || k[2] != gcQueueTag {
+		return 0, nil, 0, false
+	}
+	db = int(k[3])
+	n := int(binary.BigEndian.Uint32(k[4:8]))
+	if n < 0 || 8+n+8 != len(k) {
+		return 0, nil, 0, false
+	}
+	return db, k[8 : 8+n], binary.BigEndian.Uint64(k[8+n:]), true
+}

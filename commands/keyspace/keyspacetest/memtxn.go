@@ -12,7 +12,8 @@ import (
 // Store is an in-memory sorted key-value map with a settable clock.
 type Store struct {
 	data map[string][]byte
-	Now  int64 // Unix ms returned by NowMs
+	Now  int64  // Unix ms returned by NowMs
+	TS   uint64 // start timestamp of the last transaction; Txn increments it
 }
 
 // NewStore returns an empty Store whose clock reads nowMs.
@@ -20,12 +21,19 @@ func NewStore(nowMs int64) *Store { return &Store{data: map[string][]byte{}, Now
 
 // Txn returns a transaction that writes straight into the store (there is
 // no concurrency in unit tests, so buffering adds nothing).
-func (s *Store) Txn() keyspace.Txn { return memTxn{s} }
+// Every Txn gets a new StartTS, as transactions do from the oracle.
+func (s *Store) Txn() keyspace.Txn {
+	s.TS++
+	return memTxn{s, s.TS}
+}
 
 // Len returns the number of stored records.
 func (s *Store) Len() int { return len(s.data) }
 
-type memTxn struct{ s *Store }
+type memTxn struct {
+	s  *Store
+	ts uint64
+}
 
 func (t memTxn) Get(key []byte) ([]byte, bool, error) {
 	v, ok := t.s.data[string(key)]
@@ -43,6 +51,8 @@ func (t memTxn) Delete(key []byte) error {
 }
 
 func (t memTxn) NowMs() int64 { return t.s.Now }
+
+func (t memTxn) StartTS() uint64 { return t.ts }
 
 func (t memTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
 	var ks []string
