@@ -47,6 +47,21 @@ func DefaultConfigParams() map[string]string {
 		"slowlog-max-len":           "128",
 		"loglevel":                  "notice",
 		"daemonize":                 "no",
+		// Thresholds of Redis's compact encodings: Skerry stores every
+		// collection the same way, but OBJECT ENCODING reports what Redis
+		// would, so these decide its answer (see encoding.go).
+		"hash-max-listpack-entries": "128",
+		"hash-max-listpack-value":   "64",
+		"hash-max-ziplist-entries":  "128",
+		"hash-max-ziplist-value":    "64",
+		"set-max-intset-entries":    "512",
+		"zset-max-listpack-entries": "128",
+		"zset-max-listpack-value":   "64",
+		"zset-max-ziplist-entries":  "128",
+		"zset-max-ziplist-value":    "64",
+		"list-max-listpack-size":    "-2",
+		"list-max-ziplist-size":     "-2",
+		"list-compress-depth":       "0",
 	}
 }
 
@@ -136,6 +151,18 @@ var settable = map[string]configSetter{
 	"maxmemory-policy": enumValue("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 		"allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"),
 	"loglevel": enumValue("debug", "verbose", "notice", "warning"),
+	"hash-max-listpack-entries": memoryValue(0),
+	"hash-max-listpack-value":   memoryValue(0),
+	"hash-max-ziplist-entries":  memoryValue(0),
+	"hash-max-ziplist-value":    memoryValue(0),
+	"set-max-intset-entries":    memoryValue(0),
+	"zset-max-listpack-entries": memoryValue(0),
+	"zset-max-listpack-value":   memoryValue(0),
+	"zset-max-ziplist-entries":  memoryValue(0),
+	"zset-max-ziplist-value":    memoryValue(0),
+	"list-max-listpack-size":    intRange(-9223372036854775808, 9223372036854775807),
+	"list-max-ziplist-size":     intRange(-9223372036854775808, 9223372036854775807),
+	"list-compress-depth":       intRange(0, 2147483647),
 }
 
 func memoryValue(minimum int64) configSetter {

@@ -154,6 +154,9 @@ func configSet(c *Ctx) error {
 	}
 	for _, ch := range changes {
 		c.Env.Config.Set(ch.name, ch.value)
+		if alias, ok := configAliases[ch.name]; ok {
+			c.Env.Config.Set(alias, ch.value)
+		}
 	}
 	c.W.OK()
 	return nil
