@@ -150,7 +150,7 @@ var settable = map[string]configSetter{
 	"notify-keyspace-events": func(v string) (string, error) { return v, nil },
 	"maxmemory-policy": enumValue("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
 		"allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction"),
-	"loglevel": enumValue("debug", "verbose", "notice", "warning"),
+	"loglevel":                  enumValue("debug", "verbose", "notice", "warning"),
 	"hash-max-listpack-entries": memoryValue(0),
 	"hash-max-listpack-value":   memoryValue(0),
 	"hash-max-ziplist-entries":  memoryValue(0),
