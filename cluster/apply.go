@@ -9,9 +9,12 @@ import (
 
 // applier applies committed MVCC modification lists to the engine batch
 // (regionraft.Applier). On the way it notes new expiry index entries so the
-// active expirer knows which slots have keys coming due, without scanning.
+// active expirer knows which slots have keys coming due, and new garbage
+// queue entries so the collector knows which slots have garbage, without
+// scanning.
 type applier struct {
 	expiry *expiryTracker
+	gc     *gcTracker
 	locks  *mvcc.LockTable
 	cache  *mvcc.VersionCache
 	// unlocked are keys whose lock deletion was added to a batch that is
@@ -41,6 +44,8 @@ func (a *applier) Apply(b engine.Batch, _ *regionraft.Region, _ uint64, cmd []by
 			a.cache.Invalidate(uk) // before the new version is visible
 			if _, key, at, ok := keys.DecodeExpiryIndexKey(uk); ok {
 				a.expiry.note(keys.Slot(key), at)
+			} else if _, key, _, ok := keys.DecodeGCQueueKey(uk); ok {
+				a.gc.note(keys.Slot(key))
 			}
 		}
 		return b.Set(m.Key, m.Value)

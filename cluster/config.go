@@ -43,6 +43,9 @@ type Config struct {
 	CacheBytes int
 	// ExpirePeriod is how often the active expirer runs. Default 100ms.
 	ExpirePeriod time.Duration
+	// GCPeriod is how often the collector of deleted collections' members
+	// runs. Default 100ms.
+	GCPeriod time.Duration
 	// ShutdownTimeout bounds a graceful stop. Default 10s.
 	ShutdownTimeout time.Duration
 }
@@ -69,6 +72,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 256 << 20
+	}
+	if c.GCPeriod == 0 {
+		c.GCPeriod = 100 * time.Millisecond
 	}
 	if c.ExpirePeriod == 0 {
 		c.ExpirePeriod = 100 * time.Millisecond

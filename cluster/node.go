@@ -45,6 +45,7 @@ type Node struct {
 	raft     *regionraft.Store
 	exec     *executor
 	expirer  *activeExpirer
+	gc       *collector
 	resp     *resp.Server
 	respLn   net.Listener
 	status   *http.Server
@@ -102,6 +103,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	tracker := &expiryTracker{}
 	tracker.markAll()
+	gcMarks := &gcTracker{}
+	gcMarks.markAll()
 	cache := mvcc.NewVersionCache(cfg.CacheBytes)
 	locks, err := mvcc.NewLockTable(n.engine)
 	if err != nil {
@@ -110,7 +113,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	n.raft, err = regionraft.NewStore(regionraft.Config{
 		StoreID: storeID,
 		Engine:  n.engine,
-		Applier: &applier{expiry: tracker, locks: locks, cache: cache},
+		Applier: &applier{expiry: tracker, gc: gcMarks, locks: locks, cache: cache},
 		// The version cache is only valid while this node leads without
 		// interruption (mvcc.VersionCache): forget it on every change.
 		OnLeaderChange: func(uint64, bool) { cache.Clear() },
@@ -131,6 +134,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
 	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.ExpirePeriod, batch: 200, log: log}
+	n.gc = &collector{tracker: gcMarks, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
+		period: cfg.GCPeriod, batch: 1024, budget: 16384, log: log, backlog: map[uint16]uint64{}}
 
 	stats := commands.NewStats()
 	cmdCfg := commands.NewConfig(redisConfigParams(&cfg))
@@ -183,6 +188,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.expirer.run(n.ctx) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.gc.run(n.ctx) }()
 
 	if n.respLn, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("cluster: listen %s: %w", cfg.Addr, err)
@@ -333,3 +340,15 @@ func (n *Node) ExpiredKeys() int64 { return n.expirer.expired.Load() }
 // StaleExpiryEntries is the number of expiry index entries the expirer
 // dropped because their key had been overwritten or given another expiry.
 func (n *Node) StaleExpiryEntries() int64 { return n.expirer.stale.Load() }
+
+// GCCollected is the number of orphaned collection members the collector
+// has deleted.
+func (n *Node) GCCollected() int64 { return n.gc.collected.Load() }
+
+// GCBacklog is the number of orphaned collection members still queued, as
+// last seen by the collector.
+func (n *Node) GCBacklog() int64 { return n.gc.total.Load() }
+
+// Store returns the node's transactional store, the one commands run on
+// (for tools and tests that work below the RESP layer).
+func (n *Node) Store() commands.Store { return n.exec }

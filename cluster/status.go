@@ -33,6 +33,12 @@ func newMetrics(n *Node, stats *commands.Stats) *metrics {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "skerry_expiry_stale_entries_total", Help: "Expiry index entries dropped because their key had changed.",
 	}, func() float64 { return float64(n.expirer.stale.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "skerry_gc_collected_members_total", Help: "Member records of deleted, expired or overwritten collections removed by the collector.",
+	}, func() float64 { return float64(n.gc.collected.Load()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "skerry_gc_backlog_members", Help: "Member records of deleted collections still waiting for the collector.",
+	}, func() float64 { return float64(n.gc.total.Load()) }))
 	return &metrics{reg: reg}
 }
 
