@@ -18,6 +18,10 @@ RUNS=${RUNS:-3}
 KEYSPACE=${KEYSPACE:-100000}
 TESTS=${TESTS:-set,get,incr,mset}
 PIPELINES=${PIPELINES:-"1 16"}
+# Collection tests run without pipelining. zrange10 is "ZRANGE myzset 0 9"
+# on the sorted set the zadd test fills; lpop pops what lpush pushed.
+COLL_TESTS=${COLL_TESTS:-hset,lpush,lpop,sadd,zadd,zrange10,lrange_100}
+BIGDEL=${BIGDEL:-1000000}
 SKERRY=${SKERRY:-./bin/skerry}
 
 for tool in redis-server redis-benchmark; do
@@ -63,7 +67,9 @@ echo "# command: redis-benchmark -h 127.0.0.1 -p PORT -c $CLIENTS -n $REQUESTS -
 # run TARGET PORT TEST PIPE -> appends "rps p50 p99" to $work/res.TARGET.TEST.PIPE
 run() {
 	local out
-	out=$(redis-benchmark -h 127.0.0.1 -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -t "$3" -P "$4" --csv 2>/dev/null | tail -n 1)
+	local what=(-t "$3")
+	[ "$3" = zrange10 ] && what=(zrange myzset 0 9)
+	out=$(redis-benchmark -h 127.0.0.1 -p "$2" -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$4" --csv "${what[@]}" 2>/dev/null | tail -n 1)
 	# "test","rps","avg","min","p50","p95","p99","max"
 	echo "$out" | tr -d '"' | awk -F, '{print $2, $5, $7}' >>"$work/res.$1.$3.$4"
 }
@@ -72,8 +78,11 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 col() { awk -v c="$2" '{print $c}' "$1" | median; }
 
 IFS=, read -ra tests <<<"$TESTS"
-for t in "${tests[@]}"; do
-	for p in $PIPELINES; do
+IFS=, read -ra colltests <<<"$COLL_TESTS"
+pipes() { if [[ ",$COLL_TESTS," == *",$1,"* ]]; then echo 1; else echo "$PIPELINES"; fi; }
+all=("${tests[@]}" "${colltests[@]}")
+for t in "${all[@]}"; do
+	for p in $(pipes "$t"); do
 		for _ in $(seq 1 "$RUNS"); do
 			run aof "$P_AOF" "$t" "$p"
 			run mem "$P_MEM" "$t" "$p"
@@ -82,12 +91,12 @@ for t in "${tests[@]}"; do
 	done
 done
 
-printf '\n%-6s %-4s | %12s %8s %8s | %12s %8s %8s | %12s %8s %8s | %9s %9s\n' \
+printf '\n%-10s %-4s | %12s %8s %8s | %12s %8s %8s | %12s %8s %8s | %9s %9s\n' \
 	test pipe "skerry ops/s" p50ms p99ms "aof ops/s" p50ms p99ms "mem ops/s" p50ms p99ms "vs aof" "vs mem"
-for t in "${tests[@]}"; do
-	for p in $PIPELINES; do
+for t in "${all[@]}"; do
+	for p in $(pipes "$t"); do
 		s=$(col "$work/res.skerry.$t.$p" 1); a=$(col "$work/res.aof.$t.$p" 1); m=$(col "$work/res.mem.$t.$p" 1)
-		printf '%-6s %-4s | %12s %8s %8s | %12s %8s %8s | %12s %8s %8s | %9s %9s\n' "$t" "$p" \
+		printf '%-10s %-4s | %12s %8s %8s | %12s %8s %8s | %12s %8s %8s | %9s %9s\n' "$t" "$p" \
 			"$s" "$(col "$work/res.skerry.$t.$p" 2)" "$(col "$work/res.skerry.$t.$p" 3)" \
 			"$a" "$(col "$work/res.aof.$t.$p" 2)" "$(col "$work/res.aof.$t.$p" 3)" \
 			"$m" "$(col "$work/res.mem.$t.$p" 2)" "$(col "$work/res.mem.$t.$p" 3)" \
@@ -95,3 +104,12 @@ for t in "${tests[@]}"; do
 			"$(awk -v s="$s" -v m="$m" 'BEGIN{printf "%.2fx", (m>0?s/m:0)}')"
 	done
 done
+
+if [ "$BIGDEL" -gt 0 ]; then
+	echo
+	echo "# DEL of one key with $BIGDEL members (go run ./bench/bigdel -members $BIGDEL), per type:"
+	for target in "skerry $P_SK" "redis-aof $P_AOF" "redis-mem $P_MEM"; do
+		set -- $target
+		go run ./bench/bigdel -addr "127.0.0.1:$2" -members "$BIGDEL" -label "$1"
+	done
+fi
