@@ -174,9 +174,9 @@ func (d *DB) ScanKeys(fromSlot, toSlot int, fn func(slot int, key []byte, m *Met
 	for s := fromSlot; s < toSlot; s++ {
 		lower := keys.SlotDBPrefix(uint16(s), d.db)
 		upper := keys.SlotDBPrefix(uint16(s), d.db+1)
-		err := d.txn.Scan(lower, upper, false, func(k, v []byte) error {
-			db, key, suffix, ok := keys.DecodeMetaKey(k)
-			if !ok || db != d.db || len(suffix) != 0 {
+		err := d.scanMetas(lower, upper, func(k, v []byte) error {
+			db, key, _, ok := keys.DecodeMetaKey(k)
+			if !ok || db != d.db {
 				return nil
 			}
 			m, err := DecodeMeta(v)
@@ -203,9 +203,9 @@ func (d *DB) ScanKeys(fromSlot, toSlot int, fn func(slot int, key []byte, m *Met
 // RANDOMKEY. fn returning ErrStop ends the walk.
 func (d *DB) ForEachKey(fn func(key []byte, m *Meta) error) error {
 	now := d.txn.NowMs()
-	err := d.txn.Scan(nil, nil, false, func(k, v []byte) error {
-		db, key, suffix, ok := keys.DecodeMetaKey(k)
-		if !ok || db != d.db || len(suffix) != 0 {
+	err := d.scanMetas(nil, nil, func(k, v []byte) error {
+		db, key, _, ok := keys.DecodeMetaKey(k)
+		if !ok || db != d.db {
 			return nil
 		}
 		m, err := DecodeMeta(v)
@@ -233,11 +233,8 @@ func (d *DB) Flush() error {
 	}
 	var metas []doomedKey
 	var index [][]byte
-	err := d.txn.Scan(nil, nil, false, func(k, v []byte) error {
-		if db, key, suffix, ok := keys.DecodeMetaKey(k); ok && db == d.db {
-			if len(suffix) != 0 {
-				return nil // a member record: its collection's entry handles it
-			}
+	err := d.scanMetas(nil, nil, func(k, v []byte) error {
+		if db, key, _, ok := keys.DecodeMetaKey(k); ok && db == d.db {
 			m, err := DecodeMeta(v)
 			if err != nil {
 				return err
@@ -268,6 +265,33 @@ func (d *DB) Flush() error {
 		}
 	}
 	return nil
+}
+
+// errSkipMembers ends one Scan of scanMetas at the first member record.
+var errSkipMembers = errors.New("keyspace: skip members")
+
+// scanMetas is Txn.Scan over [lower, upper) without the member records of
+// collections: at the first member of a key it restarts the scan after the
+// key's last record, so walking the keyspace costs one seek per collection
+// instead of one step per member.
+func (d *DB) scanMetas(lower, upper []byte, fn func(k, v []byte) error) error {
+	for {
+		var resume []byte
+		err := d.txn.Scan(lower, upper, false, func(k, v []byte) error {
+			if _, _, suffix, ok := keys.DecodeMetaKey(k); ok && len(suffix) != 0 {
+				resume = keys.PrefixEnd(k[:len(k)-len(suffix)])
+				return errSkipMembers
+			}
+			return fn(k, v)
+		})
+		if !errors.Is(err, errSkipMembers) {
+			return err
+		}
+		if resume == nil {
+			return nil
+		}
+		lower = resume
+	}
 }
 
 // ExpiryOutcome is what ExpireIfDue did with one expiry index entry.
