@@ -144,8 +144,11 @@ func perKeyCount(f func(c *Ctx, key []byte) (bool, error)) Handler {
 }
 
 // copyValue writes the value m of src (in database from) to dst (in
-// database to), replacing dst, with expiry expireAt. Collections get their
-// members copied under a fresh version.
+// database to), replacing dst, with m's expiry (RENAME, COPY and MOVE all
+// keep it, as in Redis). Collections get their members copied under a
+// fresh version, the transaction's, with their encoding flag: dst is
+// deleted first, so members of an old dst written by this same
+// transaction (same version) are gone before the copies land.
 func copyValue(from *keyspace.DB, src []byte, m keyspace.Meta, to *keyspace.DB, dst []byte) error {
 	if _, err := deleteKey(to, dst); err != nil {
 		return err
@@ -436,6 +439,15 @@ func swapDB(c *Ctx) error {
 			}
 			return nil
 		}
+		// The garbage queue names the database of the orphaned members,
+		// which move with their database: the entries must follow them
+		// or the collector would look for them in the wrong place.
+		if db, key, version, ok := keys.DecodeGCQueueKey(k); ok {
+			if db == int(a) || db == int(b) {
+				recs = append(recs, rec{bytes.Clone(k), keys.GCQueueKey(other(db), key, version), bytes.Clone(v)})
+			}
+			return nil
+		}
 		if db, key, suffix, ok := keys.DecodeMetaKey(k); ok && (db == int(a) || db == int(b)) {
 			nk := append(keys.MetaKey(other(db), key), suffix...)
 			recs = append(recs, rec{bytes.Clone(k), nk, bytes.Clone(v)})
@@ -521,8 +533,9 @@ func registerObject(t *Table) {
 }
 
 // objectEncoding is the encoding OBJECT ENCODING reports. Strings follow
-// Redis's rules for values set by SET; collections report the encoding
-// Redis uses for large values.
+// Redis's rules for values set by SET (or the flag left by the command
+// that made them); collections report the compact or the large encoding
+// as recorded in Meta.Big by the commands that wrote them.
 func objectEncoding(m *keyspace.Meta) string {
 	switch m.Type {
 	case keyspace.TypeString:
@@ -539,11 +552,26 @@ func objectEncoding(m *keyspace.Meta) string {
 		}
 		return "raw"
 	case keyspace.TypeList:
+		// Redis 7.0 keeps every list in a quicklist (7.2 added listpack
+		// lists).
 		return "quicklist"
-	case keyspace.TypeHash, keyspace.TypeSet:
-		return "hashtable"
+	case keyspace.TypeHash:
+		if m.Big {
+			return "hashtable"
+		}
+		return "listpack"
+	case keyspace.TypeSet:
+		// Redis 7.0 has no listpack sets: intset until a non-integer member
+		// or set-max-intset-entries, then hashtable.
+		if m.Big {
+			return "hashtable"
+		}
+		return "intset"
 	case keyspace.TypeZSet:
-		return "skiplist"
+		if m.Big {
+			return "skiplist"
+		}
+		return "listpack"
 	case keyspace.TypeStream:
 		return "stream"
 	}
