@@ -50,9 +50,9 @@ func DefaultConfigParams() map[string]string {
 		// Thresholds of Redis's compact encodings: Skerry stores every
 		// collection the same way, but OBJECT ENCODING reports what Redis
 		// would, so these decide its answer (see encoding.go).
-		"hash-max-listpack-entries": "128",
+		"hash-max-listpack-entries": "512",
 		"hash-max-listpack-value":   "64",
-		"hash-max-ziplist-entries":  "128",
+		"hash-max-ziplist-entries":  "512",
 		"hash-max-ziplist-value":    "64",
 		"set-max-intset-entries":    "512",
 		"zset-max-listpack-entries": "128",

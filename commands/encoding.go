@@ -40,7 +40,7 @@ func (c *Ctx) configInt(name string, def int64) int64 {
 
 // hashLimits returns hash-max-listpack-entries and -value.
 func (c *Ctx) hashLimits() (entries, value int64) {
-	return c.configInt("hash-max-listpack-entries", 128), c.configInt("hash-max-listpack-value", 64)
+	return c.configInt("hash-max-listpack-entries", 512), c.configInt("hash-max-listpack-value", 64)
 }
 
 // zsetLimits returns zset-max-listpack-entries and -value.

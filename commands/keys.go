@@ -319,11 +319,21 @@ func move(c *Ctx) error {
 // parseCursor parses a SCAN cursor as Redis's strtoull does (a leading '-'
 // wraps around).
 func parseCursor(b []byte) (uint64, error) {
+	// Redis uses strtoul: "" is 0, one optional sign, then digits only;
+	// a negative cursor wraps around; overflow is an error.
 	s := string(b)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	if s == "" {
+		return 0, nil
+	}
+	neg := s[0] == '-'
+	if s[0] == '-' || s[0] == '+' {
+		s = s[1:]
+	}
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return 0, errInvalidCursor
+	}
 	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || s == "" {
+	if err != nil {
 		return 0, errInvalidCursor
 	}
 	if neg {
