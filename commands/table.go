@@ -24,4 +24,5 @@ var families = []func(*Table){
 	registerBitmaps,
 	registerLists,
 	registerSort,
+	registerHashes,
 }
