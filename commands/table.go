@@ -25,4 +25,5 @@ var families = []func(*Table){
 	registerLists,
 	registerSort,
 	registerHashes,
+	registerSets,
 }
