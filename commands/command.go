@@ -50,6 +50,11 @@ type Command struct {
 	// Data marks commands whose body runs inside a transaction (c.DB set).
 	// Keyless data commands (KEYS, DBSIZE, FLUSHDB...) cover the whole keyspace.
 	Data bool
+	// Writes makes a data command that Redis flags readonly run in a
+	// read-write transaction, because its body may still write (PFCOUNT
+	// stores the cardinality it computed in the HLL's header). COMMAND
+	// INFO is unaffected.
+	Writes bool
 
 	flags map[string]bool
 	meta  *commandMeta // recorded Redis metadata; nil for Skerry-only commands

@@ -62,6 +62,7 @@ func DefaultConfigParams() map[string]string {
 		"list-max-listpack-size":    "-2",
 		"list-max-ziplist-size":     "-2",
 		"list-compress-depth":       "0",
+		"hll-sparse-max-bytes":      "3000",
 	}
 }
 
@@ -163,6 +164,7 @@ var settable = map[string]configSetter{
 	"list-max-listpack-size":    intRange(-9223372036854775808, 9223372036854775807),
 	"list-max-ziplist-size":     intRange(-9223372036854775808, 9223372036854775807),
 	"list-compress-depth":       intRange(0, 2147483647),
+	"hll-sparse-max-bytes":      memoryValue(0),
 }
 
 func memoryValue(minimum int64) configSetter {

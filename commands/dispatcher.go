@@ -191,7 +191,7 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 			x.DB = keyspace.New(txn, c.DB)
 			return call(x)
 		}
-		if cmd.HasFlag(FlagWrite) {
+		if cmd.HasFlag(FlagWrite) || cmd.Writes {
 			err = d.env.Store.Update(d.ctx, c.DB, keys, body)
 		} else {
 			err = d.env.Store.View(d.ctx, c.DB, keys, body)

@@ -26,4 +26,5 @@ var families = []func(*Table){
 	registerSort,
 	registerHashes,
 	registerSets,
+	registerHLL,
 }
