@@ -39,6 +39,12 @@ func (d *DB) GetCollection(key []byte, typ Type) (Meta, bool, error) {
 // NewCollection returns the metadata of a new, empty collection of typ.
 // Its version is the transaction's start timestamp, which no earlier value
 // of any key can have, so members of older values are never visible in it.
+//
+// Within one transaction (MULTI/EXEC, a pipelined batch) every call returns
+// the same version, so a command that replaces a key's value with a new
+// collection must Delete the key first (after reading whatever it needs
+// from it): Put and SaveCollection treat a value with the key's current
+// type and version as an in-place update.
 func (d *DB) NewCollection(typ Type) Meta {
 	m := Meta{Type: typ, Version: d.txn.StartTS()}
 	if typ == TypeList {
