@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/commands/keyspace"
 	"github.com/skerrydb/skerry/mvcc"
 	"github.com/skerrydb/skerry/mvcc/engine"
@@ -175,6 +176,9 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 	for i, fn := range fns {
 		sp := lt.t.Savepoint()
 		if errs[i] = fn(lt.t); errs[i] != nil {
+			if errors.Is(errs[i], commands.ErrAbortBatch) {
+				return errs, errs[i] // nothing is committed
+			}
 			lt.t.RollbackTo(sp)
 		}
 	}
@@ -224,4 +228,14 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 		return errors.New("cluster: read-only command wrote")
 	}
 	return nil
+}
+
+// LatestCommitTS completes the keyspace.Txn of the collector's read-only
+// adapter (gc.go), which only scans the garbage queue.
+func (r readerTxn) LatestCommitTS(key []byte) (uint64, error) {
+	if err := r.rd.CheckLock(key); err != nil {
+		return 0, err
+	}
+	_, cts, _, err := r.rd.SeekWrite(key, r.rd.TS())
+	return cts, err
 }

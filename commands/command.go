@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -109,6 +110,8 @@ type Ctx struct {
 	DB     *keyspace.DB // data commands only: the client's database in this transaction
 	Env    *Env
 	Cmd    *Command
+
+	disp *Dispatcher // EXEC runs the queued commands through it
 }
 
 // Context returns the invocation's context (cancelled when the node stops).
@@ -123,20 +126,33 @@ func (c *Ctx) Name() string { return c.Cmd.Name }
 // before returning. fn may be run more than once (retry after a conflict)
 // and must not have side effects outside txn; nothing fn wrote survives an
 // error.
+//
+// keys are Redis key names; db is the database they are named in. A
+// transaction covers a name in every database (latches are per name), so
+// one transaction may also touch the same names in other databases (MOVE,
+// COPY ... DB, EXEC after SELECT).
 type Store interface {
-	// Update runs fn in a read-write transaction covering keys (Redis key
-	// names of database db). nil keys means the whole keyspace.
+	// Update runs fn in a read-write transaction covering keys. nil keys
+	// means the whole keyspace.
 	Update(ctx context.Context, db int, keys [][]byte, fn func(txn keyspace.Txn) error) error
 	// View runs fn in a read-only transaction at a linearizable snapshot.
 	View(ctx context.Context, db int, keys [][]byte, fn func(txn keyspace.Txn) error) error
 	// UpdateBatch runs several bodies, in order, in one read-write
-	// transaction covering keys (non-nil), each seeing the writes of the
-	// ones before it, and commits once. A body that fails leaves no
-	// writes; its error is errs[i]. err is set when the commit itself
-	// failed: then nothing was written and every body must be answered
-	// with err. Used for the pipelined commands of one connection.
+	// transaction covering keys (nil: the whole keyspace), each seeing the
+	// writes of the ones before it, and commits once. A body that fails
+	// leaves no writes; its error is errs[i]. A body whose error matches
+	// ErrAbortBatch (errors.Is) aborts the whole batch: the bodies after
+	// it do not run, nothing is committed and err is that error. err is
+	// also set when the commit itself failed: then nothing was written
+	// and every body must be answered with err. Used for the pipelined
+	// commands of one connection and for EXEC.
 	UpdateBatch(ctx context.Context, db int, keys [][]byte, fns []func(txn keyspace.Txn) error) (errs []error, err error)
 }
+
+// ErrAbortBatch, returned (possibly wrapped) by a body of
+// Store.UpdateBatch, abandons the whole batch: EXEC uses it when a watched
+// key changed or the transaction must be rerun over a wider scope.
+var ErrAbortBatch = errors.New("commands: batch aborted")
 
 // Env is what command bodies may use of the node. Fields are set once at
 // start-up by package cluster.

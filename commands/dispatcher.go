@@ -20,10 +20,15 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a dispatcher over table; ctx is cancelled when the
-// node stops and bounds every command.
+// node stops and bounds every command. env.Store is wrapped so that a
+// command body running inside EXEC that opens a transaction of its own
+// joins EXEC's transaction (see joinStore).
 func NewDispatcher(ctx context.Context, table *Table, env *Env) *Dispatcher {
 	if env.Stats == nil {
 		env.Stats = NewStats()
+	}
+	if _, ok := env.Store.(joinStore); !ok && env.Store != nil {
+		env.Store = joinStore{env.Store}
 	}
 	return &Dispatcher{table: table, env: env, ctx: ctx}
 }
@@ -41,17 +46,41 @@ func (d *Dispatcher) ServeRESP(c *resp.Client, args [][]byte, w *resp.Writer) {
 	}
 	start := time.Now()
 	cmd, reject := d.prepare(c, args)
+	if reject == "" && c.Multi && cmd.HasFlag(FlagNoMulti) {
+		d.env.Stats.Reject(cmd.Name)
+		reject = errNoMulti.Msg
+	}
 	if reject != "" {
-		d.replyError(w, reject)
+		d.reject(c, cmd, reject, w)
 		return
 	}
 	c.Touch(cmd.Name, start)
+	if c.Multi && !runsInMulti[cmd.Name] {
+		queueCommand(c, args)
+		w.Simple("QUEUED")
+		return
+	}
 	err := d.run(cmd, c, args, w)
 	d.env.Stats.Record(cmd.Name, time.Since(start), err != nil)
 }
 
+// reject answers a command that may not run with msg. As in Redis, a
+// rejected command inside MULTI makes EXEC fail, and a rejected EXEC
+// discards the transaction and says why.
+func (d *Dispatcher) reject(c *resp.Client, cmd *Command, msg string, w *resp.Writer) {
+	if c.Multi {
+		c.MultiError = true
+	}
+	if cmd != nil && cmd.Name == "exec" {
+		discardTransaction(c)
+		msg = execAbortMessage(msg)
+	}
+	d.replyError(w, msg)
+}
+
 // prepare looks the command up and checks arity and authentication. It
-// returns the error reply for a command that must not run.
+// returns the error reply for a command that must not run, with the
+// command when it was found.
 func (d *Dispatcher) prepare(c *resp.Client, args [][]byte) (*Command, string) {
 	cmd := d.table.Lookup(args[0])
 	if cmd == nil {
@@ -67,7 +96,7 @@ func (d *Dispatcher) prepare(c *resp.Client, args [][]byte) (*Command, string) {
 	}
 	if !arityOK(cmd.Arity, len(args)) {
 		d.env.Stats.Reject(cmd.Name)
-		return nil, ErrArity(cmd.Name).Error()
+		return cmd, ErrArity(cmd.Name).Error()
 	}
 	if !c.Authenticated {
 		if d.env.Config.RequirePass() == "" {
@@ -77,7 +106,7 @@ func (d *Dispatcher) prepare(c *resp.Client, args [][]byte) (*Command, string) {
 			c.Authenticated = true
 		} else if !cmd.HasFlag(FlagNoAuth) {
 			d.env.Stats.Reject(cmd.Name)
-			return nil, ErrNoAuth.Msg
+			return cmd, ErrNoAuth.Msg
 		}
 	}
 	return cmd, ""
@@ -111,9 +140,9 @@ func (d *Dispatcher) ServeRESPBatch(c *resp.Client, cmds [][][]byte, w *resp.Wri
 
 // batchable reports whether args can join a pipelined batch: a known data
 // command with valid arity and at least one key, from a client that may
-// run it.
+// run it and is not queueing a transaction (MULTI).
 func (d *Dispatcher) batchable(c *resp.Client, args [][]byte) bool {
-	if len(args) == 0 || (!c.Authenticated && d.env.Config.RequirePass() != "") {
+	if len(args) == 0 || c.Multi || (!c.Authenticated && d.env.Config.RequirePass() != "") {
 		return false
 	}
 	cmd := d.table.Lookup(args[0])
@@ -135,12 +164,11 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 	for i, args := range cmds {
 		cmd := d.table.Lookup(args[0])
 		keys = append(keys, cmd.KeyArgs(args)...)
-		x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd}
+		x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
 		ctxs[i] = x
 		fns[i] = func(txn keyspace.Txn) (err error) {
 			m := w.Len()
-			x.DB = keyspace.New(txn, c.DB)
-			if err = call(x); err != nil {
+			if err = runBody(x, txn, c.DB); err != nil {
 				w.Truncate(m)
 				d.replyError(w, ReplyText(err))
 			}
@@ -176,9 +204,29 @@ func call(x *Ctx) (err error) {
 	return x.Cmd.Handler(x)
 }
 
+// writes reports whether a data command runs in a read-write transaction.
+func (cmd *Command) writes() bool { return cmd.HasFlag(FlagWrite) || cmd.Writes }
+
+// runBody runs the body of data command x against txn in database db. A
+// write command runs on a keyspace.TouchTxn, whose Finish keeps the
+// metadata invariant (keyspace doc.go): every Redis key the body wrote
+// gets its metadata record written, so WATCH sees the change.
+func runBody(x *Ctx, txn keyspace.Txn, db int) error {
+	if !x.Cmd.writes() {
+		x.DB = keyspace.New(txn, db)
+		return call(x)
+	}
+	tt := keyspace.NewTouchTxn(txn)
+	x.DB = keyspace.New(tt, db)
+	if err := call(x); err != nil {
+		return err
+	}
+	return tt.Finish()
+}
+
 // run executes cmd and writes its reply or error.
 func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
-	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd}
+	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
 	mark := w.Len()
 	var err error
 	switch {
@@ -188,10 +236,9 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 		keys := cmd.KeyArgs(args)
 		body := func(txn keyspace.Txn) error {
 			w.Truncate(mark) // a retried attempt starts with a clean reply
-			x.DB = keyspace.New(txn, c.DB)
-			return call(x)
+			return runBody(x, txn, c.DB)
 		}
-		if cmd.HasFlag(FlagWrite) || cmd.Writes {
+		if cmd.writes() {
 			err = d.env.Store.Update(d.ctx, c.DB, keys, body)
 		} else {
 			err = d.env.Store.View(d.ctx, c.DB, keys, body)

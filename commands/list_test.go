@@ -93,7 +93,7 @@ func TestListCommandsTouchOnlyWhatTheyNeed(t *testing.T) {
 	}{
 		{[]string{"LINDEX", "l", "777"}, "$4\r\ne777\r\n", 2, 0, 0},
 		{[]string{"LINDEX", "l", "-1"}, "$4\r\ne999\r\n", 2, 0, 0},
-		{[]string{"LSET", "l", "500", "x"}, "+OK\r\n", 1, 0, 1},
+		{[]string{"LSET", "l", "500", "x"}, "+OK\r\n", 2, 0, 2},
 		{[]string{"LLEN", "l"}, ":1000\r\n", 1, 0, 0},
 		{[]string{"LRANGE", "l", "500", "501"}, "*2\r\n$1\r\nx\r\n$4\r\ne501\r\n", 1, 2, 0},
 		{[]string{"LPOS", "l", "e998", "RANK", "-1"}, ":998\r\n", 1, 2, 0},

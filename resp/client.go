@@ -43,14 +43,14 @@ type Client struct {
 	FD      int
 
 	// handler-owned
-	DB            int    // selected database
-	Proto         int    // 2 or 3
-	Authenticated bool   // false until AUTH/HELLO succeeds when auth is required
-	User          string // ACL user name, "default" unless authenticated otherwise
-	Multi         bool   // inside MULTI
-	Queue         [][][]byte
-	MultiError    bool // a queued command failed to queue: EXEC will abort
-	Watched       [][]byte
+	DB            int        // selected database
+	Proto         int        // 2 or 3
+	Authenticated bool       // false until AUTH/HELLO succeeds when auth is required
+	User          string     // ACL user name, "default" unless authenticated otherwise
+	Multi         bool       // inside MULTI
+	Queue         [][][]byte // commands queued since MULTI (args as received)
+	MultiError    bool       // a command failed to queue: EXEC will abort
+	Watched       []WatchedKey
 	LibName       string
 	LibVer        string
 	NoEvict       bool
@@ -64,6 +64,17 @@ type Client struct {
 	closeReq atomic.Bool
 	closeFn  func()
 	bufs     func() (qbuf, obuf int)
+}
+
+// WatchedKey is one key of the client's WATCH set: what the handler saw
+// of it when WATCH ran, to be compared at EXEC. The handler owns the
+// meaning of the fields.
+type WatchedKey struct {
+	DB       int
+	Key      []byte
+	CommitTS uint64 // commit timestamp of the key's newest version (0: none)
+	Exists   bool   // the key had a value, possibly expired
+	Live     bool   // the key had a value that had not expired
 }
 
 // Name returns the client name set with CLIENT SETNAME / HELLO SETNAME.

@@ -15,4 +15,16 @@
 //     without one have none; the active expirer relies on it.
 //   - Overwriting or deleting a collection writes only its metadata record;
 //     orphaned members are collected later.
+//   - Every command that writes (sets or deletes) any record of a Redis key
+//     writes that key's metadata record (MetaKey) too: it sets it if the
+//     key exists afterwards and deletes it if the command removed the key.
+//     So the metadata record's newest commit timestamp
+//     (Txn.LatestCommitTS) is the time of the key's last modification:
+//     WATCH compares it, and distributed transactions lock a Redis key by
+//     locking its metadata record. Command bodies need not take care of
+//     it: the dispatcher runs write commands on a TouchTxn, whose Finish
+//     rewrites the metadata of keys the body changed only through their
+//     members. The one exemption is the background collector
+//     (CollectGC), which deletes members of versions that no metadata
+//     record points to any more and must not modify live keys.
 package keyspace

@@ -26,6 +26,13 @@ type Txn interface {
 	// to this transaction cluster-wide. New collections take it as their
 	// version, so no two values of one key ever share a version.
 	StartTS() uint64
+	// LatestCommitTS returns the commit timestamp of the newest committed
+	// write (put or delete) of key visible at the transaction's snapshot,
+	// 0 if key was never written. The transaction's own buffered writes
+	// are not counted. WATCH compares it for a key's metadata record
+	// between two transactions: any write committed in between changes it
+	// (see the metadata invariant in doc.go).
+	LatestCommitTS(key []byte) (uint64, error)
 }
 
 // ErrStop ends a Scan early without error.

@@ -105,6 +105,25 @@ func (t *Txn) Get(key []byte) ([]byte, bool, error) {
 	return v, ok, nil
 }
 
+// LatestCommitTS returns the commit timestamp of the newest committed put
+// or delete of key visible at the transaction's snapshot, 0 if key was
+// never written (or its history was garbage-collected). Lock-only and
+// rollback records are skipped: a serializable read or an aborted
+// transaction does not modify the key. The transaction's own buffered
+// writes have no commit timestamp yet and are not counted. A lock of a
+// transaction that started at or before the snapshot is reported as a
+// *mvcc.KeyLockedError, as Get does, since its commit may be pending.
+//
+// WATCH compares it between two transactions: any write committed after
+// the first one's snapshot changes it, whatever the value written.
+func (t *Txn) LatestCommitTS(key []byte) (uint64, error) {
+	if err := t.rd.CheckLock(key); err != nil {
+		return 0, err
+	}
+	_, cts, _, err := t.rd.SeekWrite(key, t.rd.TS())
+	return cts, err
+}
+
 // read reads key from the snapshot, through the version cache if any.
 func (t *Txn) read(key []byte) ([]byte, bool, error) {
 	if t.cache == nil {

@@ -12,12 +12,18 @@ import (
 // Store is an in-memory sorted key-value map with a settable clock.
 type Store struct {
 	data map[string][]byte
-	Now  int64  // Unix ms returned by NowMs
-	TS   uint64 // start timestamp of the last transaction; Txn increments it
+	// commits maps every key ever written (set or deleted) to the TS of
+	// the transaction that last wrote it, standing in for MVCC commit
+	// timestamps (LatestCommitTS).
+	commits map[string]uint64
+	Now     int64  // Unix ms returned by NowMs
+	TS      uint64 // start timestamp of the last transaction; Txn increments it
 }
 
 // NewStore returns an empty Store whose clock reads nowMs.
-func NewStore(nowMs int64) *Store { return &Store{data: map[string][]byte{}, Now: nowMs} }
+func NewStore(nowMs int64) *Store {
+	return &Store{data: map[string][]byte{}, commits: map[string]uint64{}, Now: nowMs}
+}
 
 // Txn returns a transaction that writes straight into the store (there is
 // no concurrency in unit tests, so buffering adds nothing).
@@ -42,12 +48,21 @@ func (t memTxn) Get(key []byte) ([]byte, bool, error) {
 
 func (t memTxn) Set(key, value []byte) error {
 	t.s.data[string(key)] = bytes.Clone(value)
+	t.s.commits[string(key)] = t.ts
 	return nil
 }
 
 func (t memTxn) Delete(key []byte) error {
 	delete(t.s.data, string(key))
+	t.s.commits[string(key)] = t.ts
 	return nil
+}
+
+// LatestCommitTS returns the TS of the transaction that last wrote key
+// (0: never written). Writes go straight to the store, so a transaction
+// sees its own; tests compare values across transactions.
+func (t memTxn) LatestCommitTS(key []byte) (uint64, error) {
+	return t.s.commits[string(key)], nil
 }
 
 func (t memTxn) NowMs() int64 { return t.s.Now }
