@@ -22,4 +22,5 @@ var families = []func(*Table){
 	registerExpire,
 	registerStrings,
 	registerBitmaps,
+	registerZSets,
 }
