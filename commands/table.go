@@ -27,4 +27,5 @@ var families = []func(*Table){
 	registerHashes,
 	registerSets,
 	registerHLL,
+	registerZSets,
 }
