@@ -16,42 +16,42 @@ import (
 	"github.com/skerrydb/skerry/resp"
 )
 
-// countingStore runs every command body in one shared transaction per
+// zsetReadCountingStore runs every command body in one shared transaction per
 // call (UpdateBatch: one for the whole batch, as a MULTI or a pipeline
 // does) and counts the records the bodies read.
-type countingStore struct {
+type zsetReadCountingStore struct {
 	s     *keyspacetest.Store
 	reads *int
 }
 
-type countingTxn struct {
+type zsetReadCountingTxn struct {
 	keyspace.Txn
 	reads *int
 }
 
-func (t countingTxn) Get(key []byte) ([]byte, bool, error) {
+func (t zsetReadCountingTxn) Get(key []byte) ([]byte, bool, error) {
 	*t.reads++
 	return t.Txn.Get(key)
 }
 
-func (t countingTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
+func (t zsetReadCountingTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
 	return t.Txn.Scan(lower, upper, reverse, func(k, v []byte) error {
 		*t.reads++
 		return fn(k, v)
 	})
 }
 
-func (m countingStore) txn() keyspace.Txn { return countingTxn{m.s.Txn(), m.reads} }
+func (m zsetReadCountingStore) txn() keyspace.Txn { return zsetReadCountingTxn{m.s.Txn(), m.reads} }
 
-func (m countingStore) Update(_ context.Context, _ int, _ [][]byte, fn func(keyspace.Txn) error) error {
+func (m zsetReadCountingStore) Update(_ context.Context, _ int, _ [][]byte, fn func(keyspace.Txn) error) error {
 	return fn(m.txn())
 }
 
-func (m countingStore) View(_ context.Context, _ int, _ [][]byte, fn func(keyspace.Txn) error) error {
+func (m zsetReadCountingStore) View(_ context.Context, _ int, _ [][]byte, fn func(keyspace.Txn) error) error {
 	return fn(m.txn())
 }
 
-func (m countingStore) UpdateBatch(_ context.Context, _ int, _ [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
+func (m zsetReadCountingStore) UpdateBatch(_ context.Context, _ int, _ [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
 	txn := m.txn()
 	errs := make([]error, len(fns))
 	for i, fn := range fns {
@@ -60,10 +60,10 @@ func (m countingStore) UpdateBatch(_ context.Context, _ int, _ [][]byte, fns []f
 	return errs, nil
 }
 
-func newCountingHarness(t *testing.T) (*harness, *int) {
+func newZSetReadCountingHarness(t *testing.T) (*harness, *int) {
 	st := keyspacetest.NewStore(harnessNowMs)
 	reads := new(int)
-	env := &Env{Store: countingStore{st, reads}, Config: NewConfig(map[string]string{}), Version: "7.0.15"}
+	env := &Env{Store: zsetReadCountingStore{st, reads}, Config: NewConfig(map[string]string{}), Version: "7.0.15"}
 	return &harness{t: t, store: st, d: NewDispatcher(context.Background(), NewRedisTable(), env),
 		c: &resp.Client{ID: 1, Proto: 2, User: "default"}}, reads
 }
@@ -188,7 +188,7 @@ func TestZSetEncodingFollowsRedis(t *testing.T) {
 // A zset created earlier in the same transaction has the version a store
 // would give its result; the store must not keep its members.
 func TestZSetStoreReplacesValueOfTheSameTransaction(t *testing.T) {
-	h, _ := newCountingHarness(t)
+	h, _ := newZSetReadCountingHarness(t)
 	w := resp.NewWriter(2)
 	cmds := [][][]byte{
 		{[]byte("ZADD"), []byte("dst{t}"), []byte("1"), []byte("old")},
@@ -210,7 +210,7 @@ func TestZSetStoreReplacesValueOfTheSameTransaction(t *testing.T) {
 // seek in the score index and rank access walks from the nearer end, so
 // none of these reads the whole zset.
 func TestZSetReadsAreBounded(t *testing.T) {
-	h, reads := newCountingHarness(t)
+	h, reads := newZSetReadCountingHarness(t)
 	const n = 2000
 	args := []string{"ZADD", "big"}
 	for i := 0; i < n; i++ {
