@@ -424,20 +424,6 @@ func (r scoreRange) empty() bool {
 	return r.min > r.max || (r.min == r.max && (r.minEx || r.maxEx))
 }
 
-func (r scoreRange) gteMin(s float64) bool {
-	if r.minEx {
-		return s > r.min
-	}
-	return s >= r.min
-}
-
-func (r scoreRange) lteMax(s float64) bool {
-	if r.maxEx {
-		return s < r.max
-	}
-	return s <= r.max
-}
-
 // bounds returns the index suffixes [from, to) holding exactly the
 // entries whose score is in r (r not empty).
 func (r scoreRange) bounds() (from, to []byte) {
