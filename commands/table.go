@@ -23,4 +23,5 @@ var families = []func(*Table){
 	registerStrings,
 	registerBitmaps,
 	registerLists,
+	registerGeo,
 }
