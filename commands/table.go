@@ -28,4 +28,5 @@ var families = []func(*Table){
 	registerSets,
 	registerHLL,
 	registerZSets,
+	registerGeo,
 }
