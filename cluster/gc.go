@@ -118,9 +118,10 @@ func (g *collector) collectSlot(ctx context.Context, slot uint16, budget int) (u
 			n := min(g.batch, budget-used)
 			var deleted int
 			var finished bool
+			var resume []byte
 			err := g.store.Update(ctx, e.DB, [][]byte{e.Key}, func(t keyspace.Txn) error {
 				var err error
-				deleted, finished, err = keyspace.CollectGC(t, e, n)
+				deleted, resume, finished, err = keyspace.CollectGC(t, e, n)
 				return err
 			})
 			if err != nil {
@@ -130,6 +131,7 @@ func (g *collector) collectSlot(ctx context.Context, slot uint16, budget int) (u
 			g.collected.Add(int64(deleted))
 			left -= min(left, uint64(deleted))
 			e.Members -= min(e.Members, uint64(deleted))
+			e.Resume = resume // committed: the next step starts after it
 			g.setBacklog(slot, left)
 			if finished {
 				break

@@ -135,7 +135,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.ExpirePeriod, batch: 200, log: log}
 	n.gc = &collector{tracker: gcMarks, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
-		period: cfg.GCPeriod, batch: 1024, budget: 16384, log: log, backlog: map[uint16]uint64{}}
+		period: cfg.GCPeriod, batch: 256, budget: 8192, log: log, backlog: map[uint16]uint64{}}
 
 	stats := commands.NewStats()
 	cmdCfg := commands.NewConfig(redisConfigParams(&cfg))

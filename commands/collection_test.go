@@ -378,7 +378,7 @@ func collectAll(t testing.TB, h *harness) {
 				t.Fatal(err)
 			}
 			for _, e := range pending {
-				if _, _, err := keyspace.CollectGC(h.store.Txn(), e, 3); err != nil {
+				if _, _, _, err := keyspace.CollectGC(h.store.Txn(), e, 3); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -86,15 +86,15 @@ func TestDeleteQueuesMembersForTheCollector(t *testing.T) {
 		t.Fatalf("queue = %+v, %v; want one entry for version 1 with 3 members", pending, err)
 	}
 	// Collect in two steps to cross the limit.
-	n, done, err := keyspace.CollectGC(h.store.Txn(), pending[0], 2)
-	if err != nil || n != 2 || done {
-		t.Fatalf("first collection: %d, %v, %v", n, done, err)
+	n, resume, done, err := keyspace.CollectGC(h.store.Txn(), pending[0], 2)
+	if err != nil || n != 2 || done || string(resume) != "b" {
+		t.Fatalf("first collection: %d, %q, %v, %v", n, resume, done, err)
 	}
 	pending, _ = keyspace.PendingGC(h.store.Txn(), slot)
-	if len(pending) != 1 || pending[0].Members != 1 {
+	if len(pending) != 1 || pending[0].Members != 1 || string(pending[0].Resume) != "b" {
 		t.Fatalf("queue after partial collection = %+v", pending)
 	}
-	n, done, err = keyspace.CollectGC(h.store.Txn(), pending[0], 2)
+	n, _, done, err = keyspace.CollectGC(h.store.Txn(), pending[0], 2)
 	if err != nil || n != 1 || !done {
 		t.Fatalf("second collection: %d, %v, %v", n, done, err)
 	}

@@ -28,4 +28,6 @@ var families = []func(*Table){
 	registerSets,
 	registerHLL,
 	registerMulti,
+	registerZSets,
+	registerGeo,
 }

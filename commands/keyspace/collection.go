@@ -2,7 +2,6 @@ package keyspace
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 
 	"github.com/skerrydb/skerry/mvcc/keys"
@@ -143,5 +142,5 @@ func (d *DB) orphan(key []byte, old *Meta) error {
 		}
 		return nil
 	}
-	return d.txn.Set(keys.GCQueueKey(d.db, key, old.Version), binary.AppendUvarint(nil, old.Size))
+	return d.txn.Set(keys.GCQueueKey(d.db, key, old.Version), encodeGCValue(old.Size, nil))
 }

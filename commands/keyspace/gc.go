@@ -16,6 +16,15 @@ type GCEntry struct {
 	// Members is how many member records the version had left when last
 	// written (an estimate for the backlog metric; the records decide).
 	Members uint64
+	// Resume is the member suffix the previous step stopped at (nil: from
+	// the start). Each step starts there, so it never walks over the
+	// deletion records of the steps before it.
+	Resume []byte
+}
+
+// encodeGCValue is a queue entry's value: uvarint(members) | resume suffix.
+func encodeGCValue(members uint64, resume []byte) []byte {
+	return append(binary.AppendUvarint(nil, members), resume...)
 }
 
 // PendingGC returns the garbage-queue entries of slot, in queue order.
@@ -27,8 +36,12 @@ func PendingGC(txn Txn, slot uint16) ([]GCEntry, error) {
 		if !ok {
 			return nil
 		}
-		n, _ := binary.Uvarint(v)
-		out = append(out, GCEntry{DB: db, Key: bytes.Clone(key), Version: version, Members: n})
+		n, w := binary.Uvarint(v)
+		var resume []byte
+		if w > 0 && w < len(v) {
+			resume = bytes.Clone(v[w:])
+		}
+		out = append(out, GCEntry{DB: db, Key: bytes.Clone(key), Version: version, Members: n, Resume: resume})
 		return nil
 	})
 	return out, err
@@ -36,14 +49,15 @@ func PendingGC(txn Txn, slot uint16) ([]GCEntry, error) {
 
 // CollectGC deletes up to limit member records of the orphaned version e,
 // then the queue entry itself once no member is left. It returns how many
-// records it deleted and whether the entry is finished. The orphaned
+// records it deleted, where the next step resumes (store it in e.Resume
+// once this transaction has committed) and whether the entry is finished. The orphaned
 // version is invisible to every reader that started after it was orphaned,
 // and the deletions are ordinary MVCC deletes, so older snapshots still
 // read it.
-func CollectGC(txn Txn, e GCEntry, limit int) (deleted int, finished bool, err error) {
+func CollectGC(txn Txn, e GCEntry, limit int) (deleted int, resume []byte, finished bool, err error) {
 	prefix := keys.MemberPrefix(e.DB, e.Key, e.Version)
 	var doomed [][]byte
-	err = txn.Scan(prefix, keys.PrefixEnd(prefix), false, func(k, _ []byte) error {
+	err = txn.Scan(append(bytes.Clone(prefix), e.Resume...), keys.PrefixEnd(prefix), false, func(k, _ []byte) error {
 		if len(doomed) == limit {
 			return ErrStop
 		}
@@ -52,11 +66,11 @@ func CollectGC(txn Txn, e GCEntry, limit int) (deleted int, finished bool, err e
 	})
 	more := errors.Is(err, ErrStop)
 	if err != nil && !more {
-		return 0, false, err
+		return 0, nil, false, err
 	}
 	for _, k := range doomed {
 		if err := txn.Delete(k); err != nil {
-			return 0, false, err
+			return 0, nil, false, err
 		}
 	}
 	qk := keys.GCQueueKey(e.DB, e.Key, e.Version)
@@ -65,7 +79,8 @@ func CollectGC(txn Txn, e GCEntry, limit int) (deleted int, finished bool, err e
 		if e.Members > uint64(len(doomed)) {
 			left = e.Members - uint64(len(doomed))
 		}
-		return len(doomed), false, txn.Set(qk, binary.AppendUvarint(nil, left))
+		resume = bytes.Clone(doomed[len(doomed)-1][len(prefix):])
+		return len(doomed), resume, false, txn.Set(qk, encodeGCValue(left, resume))
 	}
-	return len(doomed), true, txn.Delete(qk)
+	return len(doomed), nil, true, txn.Delete(qk)
 }

@@ -329,7 +329,9 @@ func DecodeExpiryIndexKey(k []byte) (db int, key []byte, expireAtMs int64, ok bo
 //   hash:  field                      -> value
 //   set:   member                     -> empty
 //   list:  seq(8, big endian)         -> element   (elements occupy [head, tail))
-//   zset:  zsetMemberTag | member     -> score (8, EncodeScore)
+//   zset:  zsetMemberTag | member     -> score (8, AppendScore) [+ 1 byte
+//          marking -0, which the order-preserving encoding folds into 0 but
+//          Redis's skiplist encoding prints as "-0"]
 //          zsetScoreTag | score(8) | member -> empty   (the score index)
 // Generic code (copy, rename, the garbage collector) treats the bytes after
 // the version as opaque, so every type is copied and collected alike.
