@@ -229,13 +229,3 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 	}
 	return nil
 }
-
-// LatestCommitTS completes the keyspace.Txn of the collector's read-only
-// adapter (gc.go), which only scans the garbage queue.
-func (r readerTxn) LatestCommitTS(key []byte) (uint64, error) {
-	if err := r.rd.CheckLock(key); err != nil {
-		return 0, err
-	}
-	_, cts, _, err := r.rd.SeekWrite(key, r.rd.TS())
-	return cts, err
-}

@@ -168,3 +168,12 @@ func (r readerTxn) StartTS() uint64                      { return r.rd.TS() }
 func (r readerTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
 	return r.rd.Scan(lower, upper, reverse, fn)
 }
+
+// LatestCommitTS completes keyspace.Txn (PendingGC only scans).
+func (r readerTxn) LatestCommitTS(key []byte) (uint64, error) {
+	if err := r.rd.CheckLock(key); err != nil {
+		return 0, err
+	}
+	_, cts, _, err := r.rd.SeekWrite(key, r.rd.TS())
+	return cts, err
+}
