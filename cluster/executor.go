@@ -43,6 +43,7 @@ type executor struct {
 	cache   *mvcc.VersionCache
 	latches *txn.Latches
 	metrics *execMetrics
+	comb    combiner
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
@@ -152,8 +153,18 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn,
 	return lt, nil
 }
 
-// Update implements commands.Store.
+// Update implements commands.Store. Concurrent Updates of the same keys
+// are combined (see combiner): one of them runs them all in one
+// transaction and one Raft proposal, in arrival order.
 func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
+	if len(ks) == 0 {
+		return x.updateOne(ctx, db, ks, fn)
+	}
+	return x.comb.update(ctx, x, db, ks, fn)
+}
+
+// updateOne runs fn alone in its own transaction.
+func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	lt, err := x.begin(ctx, db, ks)
 	if err != nil {
 		return err

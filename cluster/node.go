@@ -352,3 +352,7 @@ func (n *Node) GCBacklog() int64 { return n.gc.total.Load() }
 // Store returns the node's transactional store, the one commands run on
 // (for tools and tests that work below the RESP layer).
 func (n *Node) Store() commands.Store { return n.exec }
+
+// CombinedCommands is the number of write commands that ran inside another
+// command's transaction because they targeted the same keys concurrently.
+func (n *Node) CombinedCommands() int64 { return n.exec.comb.combined.Load() }

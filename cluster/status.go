@@ -39,6 +39,9 @@ func newMetrics(n *Node, stats *commands.Stats) *metrics {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "skerry_gc_backlog_members", Help: "Member records of deleted collections still waiting for the collector.",
 	}, func() float64 { return float64(n.gc.total.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "skerry_combined_commands_total", Help: "Write commands that ran in another command's transaction because they wrote the same keys at the same time.",
+	}, func() float64 { return float64(n.exec.comb.combined.Load()) }))
 	return &metrics{reg: reg}
 }
 
