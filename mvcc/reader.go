@@ -167,12 +167,10 @@ func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byt
 		return err
 	}
 	defer it.Close()
-	var ok bool
-	if reverse {
-		ok = it.Last()
-	} else {
-		ok = it.First()
+	if !reverse {
+		return rd.scanForward(it, fn)
 	}
+	ok := it.Last()
 	for ok {
 		uk, _, err := keys.DecodeWriteKey(it.Key())
 		if err != nil {
@@ -184,17 +182,10 @@ func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byt
 		var val []byte
 		var found bool
 		for ok = it.SeekGE(keys.WriteKey(uk, rd.ts)); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
-			w, err := DecodeWrite(it.Value())
-			if err != nil {
+			if val, found, err = rd.versionValue(uk, it.Value()); err != nil {
 				return err
 			}
-			if w.Kind == WritePut {
-				if val, found, err = rd.value(uk, &w); err != nil {
-					return err
-				}
-				break
-			}
-			if w.Kind == WriteDelete {
+			if found || val != nil {
 				break
 			}
 		}
@@ -203,10 +194,76 @@ func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byt
 				return err
 			}
 		}
-		if reverse {
-			ok = it.SeekLT(prefix)
-		} else {
-			ok = it.SeekGE(keys.PrefixEnd(prefix))
+		ok = it.SeekLT(prefix)
+	}
+	return it.Error()
+}
+
+// deletedMarker is versionValue's "this version deletes the key".
+var deletedMarker = []byte{}
+
+// versionValue decodes one write record of uk: found is true for a put
+// (with its value); for a delete it returns (deletedMarker, false); for
+// lock-only and rollback records (nil, false), meaning "keep looking".
+func (rd *Reader) versionValue(uk, record []byte) ([]byte, bool, error) {
+	w, err := DecodeWrite(record)
+	if err != nil {
+		return nil, false, err
+	}
+	switch w.Kind {
+	case WritePut:
+		return rd.value(uk, &w)
+	case WriteDelete:
+		return deletedMarker, false, nil
+	}
+	return nil, false, nil
+}
+
+// maxNextSteps is how many versions a forward scan steps over with Next
+// before it seeks: most keys have one or two versions, and a step is much
+// cheaper than a seek.
+const maxNextSteps = 4
+
+// scanForward is Scan in ascending order. The iterator sits on the newest
+// version of each user key first, so the version visible at ts is usually
+// where it already is, and the next key usually one or two Next steps away.
+func (rd *Reader) scanForward(it engine.Iterator, fn func(key, value []byte) error) error {
+	ok := it.First()
+	var prefix []byte
+	for ok {
+		k := it.Key()
+		uk, cts, err := keys.DecodeWriteKey(k)
+		if err != nil {
+			return err
+		}
+		prefix = append(prefix[:0], k[:len(k)-8]...)
+		if cts > rd.ts {
+			ok = it.SeekGE(keys.WriteKey(uk, rd.ts))
+		}
+		var val []byte
+		var found bool
+		for ; ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+			if val, found, err = rd.versionValue(uk, it.Value()); err != nil {
+				return err
+			}
+			if found || val != nil {
+				break
+			}
+		}
+		if found {
+			if err := fn(uk, val); err != nil {
+				return err
+			}
+		}
+		// On to the next user key.
+		steps := 0
+		for ok && bytes.HasPrefix(it.Key(), prefix) {
+			if steps == maxNextSteps {
+				ok = it.SeekGE(keys.PrefixEnd(prefix))
+				break
+			}
+			ok = it.Next()
+			steps++
 		}
 	}
 	return it.Error()
