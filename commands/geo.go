@@ -169,7 +169,7 @@ options:
 	}
 	var added, updated int64
 	for j, score := range scores {
-		a, u, err := z.add(c, rest[3*j+2], score, nx, xx)
+		a, u, err := z.add(rest[3*j+2], score, nx, xx)
 		if err != nil {
 			return err
 		}

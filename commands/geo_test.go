@@ -137,7 +137,7 @@ func TestGeoForeignScores(t *testing.T) {
 		m string
 		s float64
 	}{{"neg", -5.7}, {"big", 1e19}, {"huge", 2e19}, {"inf", math.Inf(1)}, {"ninf", math.Inf(-1)}, {"half", 1.5}} {
-		if _, _, err := z.add(c, []byte(p.m), p.s, false, false); err != nil {
+		if _, _, err := z.add([]byte(p.m), p.s, false, false); err != nil {
 			t.Fatal(err)
 		}
 	}
