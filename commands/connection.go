@@ -204,6 +204,7 @@ func registerClient(t *Table) {
 		return nil
 	}})
 	t.Register(&Command{Name: "client|info", Handler: func(c *Ctx) error {
+		c.Client.Publish() // this goroutine owns it: its line shows the live state
 		c.W.Verbatim(clientLine(c.Client, time.Now()))
 		return nil
 	}})
@@ -237,6 +238,7 @@ func (c *Ctx) clients() []*resp.Client {
 // field order. Fields Skerry has no equivalent for carry the value an idle
 // Redis client shows.
 func clientLine(cl *resp.Client, now time.Time) string {
+	st := cl.State() // other connections' fields belong to their goroutines
 	cmd, last := cl.LastCommand()
 	if cmd == "" {
 		cmd = "NULL"
@@ -245,21 +247,21 @@ func clientLine(cl *resp.Client, now time.Time) string {
 		last = cl.Created
 	}
 	flags := ""
-	if cl.Multi {
+	if st.Multi {
 		flags += "x"
 	}
-	if cl.ReadOnly {
+	if st.ReadOnly {
 		flags += "r"
 	}
-	if cl.NoEvict {
+	if st.NoEvict {
 		flags += "e"
 	}
 	if flags == "" {
 		flags = "N"
 	}
 	multi := -1
-	if cl.Multi {
-		multi = len(cl.Queue)
+	if st.Multi {
+		multi = st.Queued
 	}
 	qbuf, obuf := cl.BufferSizes()
 	age := int64(0)
@@ -294,7 +296,7 @@ func clientLine(cl *resp.Client, now time.Time) string {
 	field("age", itoa(age))
 	field("idle", itoa(idle))
 	field("flags", flags)
-	field("db", itoa(int64(cl.DB)))
+	field("db", itoa(int64(st.DB)))
 	field("sub", "0")
 	field("psub", "0")
 	field("ssub", "0")
@@ -311,9 +313,9 @@ func clientLine(cl *resp.Client, now time.Time) string {
 	field("tot-mem", itoa(int64(qbuf+obuf)))
 	field("events", "r")
 	field("cmd", cmd)
-	field("user", cl.User)
+	field("user", st.User)
 	field("redir", "-1")
-	field("resp", itoa(int64(cl.Proto)))
+	field("resp", itoa(int64(st.Proto)))
 	b.WriteByte('\n')
 	return b.String()
 }
@@ -348,6 +350,7 @@ func clientList(c *Ctx) error {
 	}
 	var b strings.Builder
 	now := time.Now()
+	c.Client.Publish()
 	if typeNormal {
 		for _, cl := range c.clients() {
 			if ids != nil && !ids[cl.ID] {
@@ -430,7 +433,7 @@ func clientKill(c *Ctx) error {
 			id != 0 && cl.ID != id,
 			addr != "" && cl.Addr != addr,
 			laddr != "" && cl.LAddr != laddr,
-			hasUser && cl.User != user,
+			hasUser && cl.State().User != user,
 			skipMe && cl == c.Client:
 			continue
 		}

@@ -60,6 +60,7 @@ func TestClientListFormat(t *testing.T) {
 	now := time.Now()
 	h.c.Addr, h.c.LAddr, h.c.Created = "127.0.0.1:5000", "127.0.0.1:6379", now.Add(-3*time.Second)
 	other := &resp.Client{ID: 7, Addr: "127.0.0.1:5001", LAddr: "127.0.0.1:6379", Proto: 3, User: "default", Created: now}
+	other.Publish() // as its own connection's goroutine does
 	h.d.env.Clients = func() []*resp.Client { return []*resp.Client{h.c, other} }
 	h.expect("+OK\r\n", "CLIENT", "SETNAME", "me")
 	h.expect("+OK\r\n", "CLIENT", "NO-EVICT", "on")

@@ -45,6 +45,7 @@ func (d *Dispatcher) ServeRESP(c *resp.Client, args [][]byte, w *resp.Writer) {
 		return
 	}
 	start := time.Now()
+	defer c.Publish() // CLIENT LIST on other connections reads this copy
 	cmd, reject := d.prepare(c, args)
 	if reject == "" && c.Multi && cmd.HasFlag(FlagNoMulti) {
 		d.env.Stats.Reject(cmd.Name)
@@ -155,6 +156,7 @@ func (d *Dispatcher) batchable(c *resp.Client, args [][]byte) bool {
 // runBatch runs a run of batchable commands through Store.UpdateBatch.
 func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 	start := time.Now()
+	defer c.Publish()
 	c.Authenticated = true // batchable() admitted them
 	w.SetProto(c.Proto)
 	mark := w.Len()

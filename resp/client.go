@@ -58,6 +58,7 @@ type Client struct {
 	Redirect      bool // cluster redirect mode for this connection
 
 	mu       sync.Mutex
+	pub      ClientState // handler-owned fields as of the last Publish
 	name     string
 	lastCmd  string
 	lastUsed time.Time
@@ -75,6 +76,36 @@ type WatchedKey struct {
 	CommitTS uint64 // commit timestamp of the key's newest version (0: none)
 	Exists   bool   // the key had a value, possibly expired
 	Live     bool   // the key had a value that had not expired
+}
+
+// ClientState is the part of the handler-owned fields that other
+// connections may show (CLIENT LIST, CLIENT KILL USER).
+type ClientState struct {
+	DB       int
+	Proto    int
+	User     string
+	Multi    bool
+	Queued   int
+	NoEvict  bool
+	ReadOnly bool
+}
+
+// Publish makes the handler-owned fields visible to other connections'
+// goroutines. Only the goroutine that owns the client calls it (after each
+// command); others read the copy with State, never the fields themselves.
+func (c *Client) Publish() {
+	st := ClientState{DB: c.DB, Proto: c.Proto, User: c.User, Multi: c.Multi, Queued: len(c.Queue),
+		NoEvict: c.NoEvict, ReadOnly: c.ReadOnly}
+	c.mu.Lock()
+	c.pub = st
+	c.mu.Unlock()
+}
+
+// State returns the fields as of the client's last Publish.
+func (c *Client) State() ClientState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pub
 }
 
 // Name returns the client name set with CLIENT SETNAME / HELLO SETNAME.

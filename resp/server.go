@@ -278,6 +278,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		Proto:   2,
 		User:    "default",
 	}
+	cl.Publish()
 	cl.SetCloser(c.close)
 	cl.SetBufferSizes(func() (int, int) { return int(c.qbuf.Load()), int(c.obuf.Load()) })
 	c.client = cl
