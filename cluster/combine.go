@@ -2,9 +2,8 @@ package cluster
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
-	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -110,14 +109,19 @@ func (cb *combiner) update(ctx context.Context, x *executor, db int, ks [][]byte
 }
 
 // combineID names a key set: the database and the keys, length-prefixed.
+// It is built on every write, so without fmt.
 func combineID(db int, ks [][]byte) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d", db)
+	n := 1
 	for _, k := range ks {
-		fmt.Fprintf(&b, "|%d:", len(k))
-		b.Write(k)
+		n += 4 + len(k)
 	}
-	return b.String()
+	b := make([]byte, 0, n)
+	b = append(b, byte(db))
+	for _, k := range ks {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(k)))
+		b = append(b, k...)
+	}
+	return string(b)
 }
 
 // errAbortInCombined is what a combined body's ErrAbortBatch becomes:

@@ -59,6 +59,7 @@ type Client struct {
 
 	mu       sync.Mutex
 	pub      ClientState // handler-owned fields as of the last Publish
+	lastPub  ClientState // the owner's copy of pub, read without the lock
 	name     string
 	lastCmd  string
 	lastUsed time.Time
@@ -96,6 +97,10 @@ type ClientState struct {
 func (c *Client) Publish() {
 	st := ClientState{DB: c.DB, Proto: c.Proto, User: c.User, Multi: c.Multi, Queued: len(c.Queue),
 		NoEvict: c.NoEvict, ReadOnly: c.ReadOnly}
+	if st == c.lastPub {
+		return // the common case: the command changed none of it
+	}
+	c.lastPub = st
 	c.mu.Lock()
 	c.pub = st
 	c.mu.Unlock()

@@ -71,7 +71,7 @@ func (d *DB) GetOrNewCollection(key []byte, typ Type) (m Meta, existed bool, err
 // every member record by then.
 func (d *DB) SaveCollection(key []byte, m *Meta) error {
 	if m.Size == 0 {
-		old, ok, err := d.lookupRaw(key)
+		old, ok, err := d.lookupHeader(key)
 		if err != nil || !ok {
 			return err
 		}

@@ -34,18 +34,27 @@ func (d *DB) WithDB(db int) *DB { return &DB{txn: d.txn, db: db} }
 // Lookup returns the metadata of key, treating an expired key as absent.
 // For strings, m.Value is a copy owned by the caller.
 func (d *DB) Lookup(key []byte) (Meta, bool, error) {
-	m, ok, err := d.lookupRaw(key)
+	m, ok, err := d.lookupHeader(key)
 	if err != nil || !ok {
 		return Meta{}, false, err
 	}
 	if m.ExpireAt != 0 && m.ExpireAt <= d.txn.NowMs() {
 		return Meta{}, false, nil
 	}
+	if m.Type == TypeString {
+		m.Value = bytes.Clone(m.Value)
+		if m.Value == nil {
+			m.Value = []byte{}
+		}
+	}
 	return m, true, nil
 }
 
-// lookupRaw returns the metadata of key including expired keys.
-func (d *DB) lookupRaw(key []byte) (Meta, bool, error) {
+// lookupHeader returns the metadata of key including expired keys. A
+// string's Value aliases the transaction's buffer and must not be kept:
+// callers needing only type, version, size and expiry (SET, DEL) skip the
+// copy Lookup makes.
+func (d *DB) lookupHeader(key []byte) (Meta, bool, error) {
 	v, ok, err := d.txn.Get(keys.MetaKey(d.db, key))
 	if err != nil || !ok {
 		return Meta{}, false, err
@@ -53,12 +62,6 @@ func (d *DB) lookupRaw(key []byte) (Meta, bool, error) {
 	m, err := DecodeMeta(v)
 	if err != nil {
 		return Meta{}, false, err
-	}
-	if m.Type == TypeString {
-		m.Value = bytes.Clone(m.Value)
-		if m.Value == nil {
-			m.Value = []byte{}
-		}
 	}
 	return m, true, nil
 }
@@ -89,7 +92,7 @@ func (d *DB) SetString(key, value []byte, expireAtMs int64) error {
 // Put writes the metadata record of key, replacing any previous value of
 // any type, and keeps the expiry index in step.
 func (d *DB) Put(key []byte, m *Meta) error {
-	old, ok, err := d.lookupRaw(key)
+	old, ok, err := d.lookupHeader(key)
 	if err != nil {
 		return err
 	}
@@ -127,7 +130,7 @@ func (d *DB) syncExpiryIndex(key []byte, oldExp, newExp int64) error {
 // Collections are removed by deleting their metadata record only; their
 // members become garbage for the collector (see orphan).
 func (d *DB) Delete(key []byte) (bool, error) {
-	m, ok, err := d.lookupRaw(key)
+	m, ok, err := d.lookupHeader(key)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -309,7 +312,7 @@ const (
 // the key no longer matches (the key was overwritten, deleted or given
 // another expiry) is stale and is removed without touching the key.
 func (d *DB) ExpireIfDue(key []byte, indexAtMs int64) (ExpiryOutcome, error) {
-	m, ok, err := d.lookupRaw(key)
+	m, ok, err := d.lookupHeader(key)
 	if err != nil {
 		return ExpiryNotDue, err
 	}

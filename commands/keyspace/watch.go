@@ -20,7 +20,7 @@ func (d *DB) KeyVersion(key []byte) (KeyVersion, error) {
 	if err != nil {
 		return KeyVersion{}, err
 	}
-	m, ok, err := d.lookupRaw(key)
+	m, ok, err := d.lookupHeader(key)
 	if err != nil {
 		return KeyVersion{}, err
 	}
