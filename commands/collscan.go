@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"encoding/binary"
+	"strconv"
 	"sync"
 
 	"github.com/skerrydb/skerry/commands/keyspace"
@@ -151,3 +152,13 @@ func cursorPrefixOf(member []byte) []byte {
 	copy(p, member)
 	return p
 }
+
+// writeScanReply writes a SCAN-family reply: the next cursor and the items.
+func writeScanReply(c *Ctx, next uint64, items [][]byte) {
+	c.W.Array(2)
+	c.W.BulkString(strconv.FormatUint(next, 10))
+	replyArray(c, items)
+}
+
+// writeEmptyScan is the reply to HSCAN/SSCAN/ZSCAN of a missing key.
+func writeEmptyScan(c *Ctx) { writeScanReply(c, 0, nil) }

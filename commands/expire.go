@@ -121,7 +121,7 @@ func expireHandler(absolute, seconds bool) Handler {
 			return nil
 		}
 		if when <= c.DB.NowMs() {
-			if _, err := deleteKey(c.DB, key); err != nil {
+			if _, err := c.DB.Delete(key); err != nil {
 				return err
 			}
 		} else if _, err := c.DB.SetExpire(key, when); err != nil {

@@ -488,9 +488,7 @@ func hscanCmd(c *Ctx) error {
 		return err
 	}
 	if !ok {
-		c.W.Array(2)
-		c.W.BulkString("0")
-		c.W.Array(0)
+		writeEmptyScan(c)
 		return nil
 	}
 	o, err := parseCollScanOptions(c.Args[3:])
@@ -504,12 +502,7 @@ func hscanCmd(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(next, 10))
-	c.W.Array(len(out))
-	for _, b := range out {
-		c.W.Bulk(b)
-	}
+	writeScanReply(c, next, out)
 	return nil
 }
 

@@ -15,7 +15,7 @@ import (
 // DBSIZE, FLUSHDB, FLUSHALL, SWAPDB's helpers and OBJECT; expiry commands
 // are in expire.go.
 func registerKeys(t *Table) {
-	del := perKeyCount(func(c *Ctx, k []byte) (bool, error) { return deleteKey(c.DB, k) })
+	del := perKeyCount(func(c *Ctx, k []byte) (bool, error) { return c.DB.Delete(k) })
 	t.Register(&Command{Name: "del", Data: true, Handler: del})
 	t.Register(&Command{Name: "unlink", Data: true, Handler: del})
 	countExisting := perKeyCount(func(c *Ctx, k []byte) (bool, error) { return c.DB.Exists(k) })
@@ -118,12 +118,6 @@ func countKeys(db *keyspace.DB) (int64, error) {
 	return n, err
 }
 
-// deleteKey deletes key; a collection's members go to the collector, so
-// this is one write whatever the size.
-func deleteKey(db *keyspace.DB, key []byte) (bool, error) {
-	return db.Delete(key)
-}
-
 // perKeyCount returns a handler that applies f to every key argument and
 // replies how many it reported true for (DEL, UNLINK, EXISTS, TOUCH).
 func perKeyCount(f func(c *Ctx, key []byte) (bool, error)) Handler {
@@ -150,7 +144,7 @@ func perKeyCount(f func(c *Ctx, key []byte) (bool, error)) Handler {
 // deleted first, so members of an old dst written by this same
 // transaction (same version) are gone before the copies land.
 func copyValue(from *keyspace.DB, src []byte, m keyspace.Meta, to *keyspace.DB, dst []byte) error {
-	if _, err := deleteKey(to, dst); err != nil {
+	if _, err := to.Delete(dst); err != nil {
 		return err
 	}
 	if m.Type == keyspace.TypeString {
@@ -207,7 +201,7 @@ func rename(c *Ctx, nx bool) error {
 	if err := copyValue(c.DB, src, m, c.DB, dst); err != nil {
 		return err
 	}
-	if _, err := deleteKey(c.DB, src); err != nil {
+	if _, err := c.DB.Delete(src); err != nil {
 		return err
 	}
 	if nx {
@@ -309,7 +303,7 @@ func move(c *Ctx) error {
 	if err := copyValue(c.DB, key, m, to, key); err != nil {
 		return err
 	}
-	if _, err := deleteKey(c.DB, key); err != nil {
+	if _, err := c.DB.Delete(key); err != nil {
 		return err
 	}
 	c.W.Int(1)
@@ -406,12 +400,7 @@ func scan(c *Ctx) error {
 			next = uint64(slot)
 		}
 	}
-	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(next, 10))
-	c.W.Array(len(out))
-	for _, k := range out {
-		c.W.Bulk(k)
-	}
+	writeScanReply(c, next, out)
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 
 	"github.com/skerrydb/skerry/commands/keyspace"
 )
@@ -1056,9 +1055,7 @@ func sscanCmd(c *Ctx) error {
 		return err
 	}
 	if !ok {
-		c.W.Array(2)
-		c.W.BulkString("0")
-		c.W.Array(0)
+		writeEmptyScan(c)
 		return nil
 	}
 	o, err := parseCollScanOptions(c.Args[3:])
@@ -1075,8 +1072,6 @@ func sscanCmd(c *Ctx) error {
 	if !m.Big {
 		sortNumeric(out) // an intset is returned whole, in its order
 	}
-	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(next, 10))
-	replyArray(c, out)
+	writeScanReply(c, next, out)
 	return nil
 }

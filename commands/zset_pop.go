@@ -311,9 +311,7 @@ func zscanCmd(c *Ctx) error {
 		return err
 	}
 	if !ok {
-		c.W.Array(2)
-		c.W.BulkString("0")
-		c.W.Array(0)
+		writeEmptyScan(c)
 		return nil
 	}
 	o, err := parseCollScanOptions(c.Args[3:])
@@ -346,12 +344,7 @@ func zscanCmd(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.W.Array(2)
-	c.W.BulkString(strconv.FormatUint(next, 10))
-	c.W.Array(len(items))
-	for _, it := range items {
-		c.W.Bulk(it)
-	}
+	writeScanReply(c, next, items)
 	return nil
 }
 
