@@ -2,6 +2,7 @@ package regionraft
 
 import (
 	"errors"
+	"io"
 	"sync"
 	"testing"
 
@@ -70,6 +71,12 @@ func (tr *chanTransport) Send(msgs []RaftMessage) {
 		default:
 		}
 	}
+}
+
+// SendSnapshot is not supported by chanTransport yet.
+func (tr *chanTransport) SendSnapshot(_ RaftMessage, data io.ReadCloser, done func(error)) {
+	_ = data.Close()
+	done(ErrNoTransport)
 }
 
 func (tr *chanTransport) close() {

@@ -1,7 +1,9 @@
 package regionraft
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"time"
@@ -40,15 +42,36 @@ type RaftMessage struct {
 // long (queue and return) and must not retain msgs' slice after returning;
 // the messages themselves may be kept. Delivery may fail silently: raft
 // retries. Called from the store's raft goroutine only.
+//
+// Snapshots travel separately: a MsgSnap message goes through SendSnapshot
+// together with the region's data, an opaque byte stream produced by this
+// package. The transport streams it in chunks to the target store, where it
+// is handed to (*Store).ReceiveSnapshot(ctx, m, stream); the receiving store
+// reads the whole stream before the snapshot takes effect.
 type Transport interface {
 	Send(msgs []RaftMessage)
+	// SendSnapshot delivers m (a MsgSnap) and its data stream to
+	// m.To.StoreID. It returns at once: the transport reads data on its own
+	// goroutine, closes data when done (always), and then calls done exactly
+	// once with nil if the receiving store accepted the snapshot, or the
+	// error otherwise. done must not block.
+	SendSnapshot(m RaftMessage, data io.ReadCloser, done func(error))
 }
+
+// ErrNoTransport is reported by NopTransport.SendSnapshot.
+var ErrNoTransport = errors.New("regionraft: no transport")
 
 // NopTransport drops every message; enough for single-voter regions.
 type NopTransport struct{}
 
 // Send implements Transport.
 func (NopTransport) Send([]RaftMessage) {}
+
+// SendSnapshot implements Transport: it fails at once.
+func (NopTransport) SendSnapshot(_ RaftMessage, data io.ReadCloser, done func(error)) {
+	_ = data.Close()
+	done(ErrNoTransport)
+}
 
 // Defaults of Config.
 const (
