@@ -15,6 +15,7 @@ import (
 	"github.com/skerrydb/skerry/mvcc/keys"
 	"github.com/skerrydb/skerry/mvcc/txn"
 	"github.com/skerrydb/skerry/pd/pdclient"
+	"github.com/skerrydb/skerry/regionraft"
 )
 
 // ErrNoRegion is returned when no local region covers a command's keys.
@@ -30,6 +31,7 @@ type raftStore interface {
 	Propose(ctx context.Context, regionID uint64, cmd []byte) error
 	ReadBarrier(ctx context.Context, regionID uint64) error
 	RegionForKeys(keys [][]byte) (uint64, bool)
+	Leader(regionID uint64) (regionraft.Peer, bool)
 }
 
 // executor runs command bodies on this node: it is the local fast path of
@@ -44,6 +46,9 @@ type executor struct {
 	latches *txn.Latches
 	metrics *execMetrics
 	comb    combiner
+	// route finds the node serving keys of a region with no local peer
+	// (PD's region map); nil: none known.
+	route func(lks [][]byte) (node uint64, ok bool)
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
@@ -109,14 +114,36 @@ func latchKeys(db int, ks [][]byte) [][]byte {
 }
 
 // region returns the id of the region that serves every given latch key.
-// With one region per node today every key maps to it; the cross-region
-// path (2PC) arrives with the transactions issue.
+// The cross-region path (2PC) arrives with the transactions issue; until
+// then keys of a region this node has no peer of are served where PD says
+// their region lives (commands.NotLocalError).
 func (x *executor) region(lks [][]byte) (uint64, error) {
 	id, ok := x.raft.RegionForKeys(lks)
 	if !ok {
+		if x.route != nil {
+			if node, ok := x.route(lks); ok {
+				return 0, &commands.NotLocalError{Node: node, Cause: ErrNoRegion}
+			}
+		}
 		return 0, ErrNoRegion
 	}
 	return id, nil
+}
+
+// notLocal turns the errors that mean "another node leads this region"
+// into commands.NotLocalError, so the command is forwarded there. Both
+// come before anything of the command was committed: a follower refuses
+// reads and proposals, and a dropped proposal was never applied.
+func (x *executor) notLocal(region uint64, err error) error {
+	var nl *regionraft.NotLeaderError
+	switch {
+	case errors.As(err, &nl):
+		return &commands.NotLocalError{Node: nl.Leader.StoreID, Cause: err}
+	case errors.Is(err, regionraft.ErrProposalDropped), errors.Is(err, regionraft.ErrReadDropped):
+		leader, _ := x.raft.Leader(region)
+		return &commands.NotLocalError{Node: leader.StoreID, Cause: err}
+	}
+	return err
 }
 
 // localTxn is a transaction running on this node's fast path, holding the
@@ -144,7 +171,7 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn,
 		return lt, err
 	}
 	if err = x.raft.ReadBarrier(ctx, lt.region); err != nil {
-		return lt, err
+		return lt, x.notLocal(lt.region, err)
 	}
 	if lt.ts, err = x.timestamp(ctx); err != nil {
 		return lt, fmt.Errorf("cluster: timestamp: %w", err)
@@ -216,7 +243,7 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 		for _, m := range muts { // the outcome is unknown
 			x.cache.Invalidate(m.Key)
 		}
-		return err
+		return x.notLocal(lt.region, err)
 	}
 	// Applied, and still latched: these are the newest versions.
 	for _, m := range muts {

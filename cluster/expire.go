@@ -58,6 +58,7 @@ type activeExpirer struct {
 	period  time.Duration
 	batch   int
 	log     *slog.Logger
+	leads   func() ledSlots // the slots this node leads now
 	expired atomic.Int64 // keys deleted
 	stale   atomic.Int64 // index entries dropped because their key had changed
 }
@@ -71,7 +72,7 @@ func (e *activeExpirer) run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if err := e.round(ctx); err != nil && ctx.Err() == nil {
+		if err := e.round(ctx); err != nil && ctx.Err() == nil && !isNotLocal(err) {
 			e.log.Warn("active expiry round failed", "err", err)
 		}
 	}
@@ -79,15 +80,19 @@ func (e *activeExpirer) run(ctx context.Context) {
 
 // round runs one pass over due slots.
 func (e *activeExpirer) round(ctx context.Context) error {
+	if e.leads().none() {
+		return nil
+	}
 	ts, err := e.oracle.GetTS(ctx)
 	if err != nil {
 		return err
 	}
 	now := pdclient.PhysicalMs(ts)
+	led := e.leads()
 	for s := range e.tracker.next {
 		at := e.tracker.next[s].Load()
-		if at == 0 || at > now {
-			continue
+		if at == 0 || at > now || !led.has(uint16(s)) {
+			continue // a follower keeps its marks for when it leads
 		}
 		// Clear before looking: an entry applied from now on re-marks the
 		// slot, one applied before is visible to the scan below.

@@ -47,6 +47,7 @@ type collector struct {
 	batch   int // member records per transaction
 	budget  int // member records per round
 	log     *slog.Logger
+	leads   func() ledSlots // the slots this node leads now
 
 	collected atomic.Int64 // member records deleted
 
@@ -64,7 +65,7 @@ func (g *collector) run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		if err := g.round(ctx); err != nil && ctx.Err() == nil {
+		if err := g.round(ctx); err != nil && ctx.Err() == nil && !isNotLocal(err) {
 			g.log.Warn("garbage collection round failed", "err", err)
 		}
 	}
@@ -73,9 +74,16 @@ func (g *collector) run(ctx context.Context) {
 // round visits the pending slots until the budget is spent.
 func (g *collector) round(ctx context.Context) error {
 	budget := g.budget
+	led := g.leads()
+	if led.none() {
+		return nil
+	}
 	for s := range g.tracker.pending {
 		if budget <= 0 {
 			return nil
+		}
+		if !led.has(uint16(s)) {
+			continue // a follower keeps its marks for when it leads
 		}
 		if !g.tracker.pending[s].CompareAndSwap(true, false) {
 			continue

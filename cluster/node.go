@@ -51,6 +51,7 @@ type Node struct {
 	status   *http.Server
 	statusLn net.Listener
 	metrics  *metrics
+	storeID  uint64
 
 	wg           sync.WaitGroup
 	shutdownReq  chan struct{}
@@ -101,6 +102,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	if err != nil {
 		return nil, err
 	}
+	n.storeID = storeID
 	tracker := &expiryTracker{}
 	tracker.markAll()
 	gcMarks := &gcTracker{}
@@ -133,9 +135,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
 	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
-		period: cfg.ExpirePeriod, batch: 200, log: log}
+		period: cfg.ExpirePeriod, batch: 200, log: log, leads: n.leads}
 	n.gc = &collector{tracker: gcMarks, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
-		period: cfg.GCPeriod, batch: 256, budget: 8192, log: log, backlog: map[uint16]uint64{}}
+		period: cfg.GCPeriod, batch: 256, budget: 8192, log: log, backlog: map[uint16]uint64{}, leads: n.leads}
 
 	stats := commands.NewStats()
 	cmdCfg := commands.NewConfig(redisConfigParams(&cfg))
@@ -205,6 +207,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		"store", storeID, "status-addr", cfg.StatusAddr)
 	return n, nil
 }
+
+// leads snapshots the regions this node leads.
+func (n *Node) leads() ledSlots { return ledBy(n.raft, n.storeID) }
 
 // Addr returns the RESP listen address.
 func (n *Node) Addr() string { return n.respLn.Addr().String() }

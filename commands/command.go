@@ -172,6 +172,10 @@ type Env struct {
 	Version string
 	// Stats are the per-command counters behind INFO commandstats.
 	Stats *Stats
+	// Forward runs a command on the node serving its keys when the Store
+	// answers *NotLocalError; nil on a single node (the error is then
+	// returned to the client).
+	Forward Forwarder
 
 	lastSave atomic.Int64 // Unix seconds of the last SAVE/BGSAVE; 0: none
 }

@@ -178,6 +178,14 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 		}
 	}
 	errs, err := d.env.Store.UpdateBatch(d.ctx, c.DB, keys, fns)
+	if _, ok := d.notLocal(c, err); ok {
+		// Served elsewhere and nothing ran: each command is forwarded.
+		w.Truncate(mark)
+		for _, args := range cmds {
+			d.ServeRESP(c, args, w)
+		}
+		return
+	}
 	if err != nil {
 		// Nothing was committed: every command gets the commit error.
 		w.Truncate(mark)
@@ -230,6 +238,11 @@ func runBody(x *Ctx, txn keyspace.Txn, db int) error {
 func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
 	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
 	mark := w.Len()
+	var before ForwardState
+	if d.env.Forward != nil && !c.Forwarded {
+		// EXEC drops the transaction before it learns where to run.
+		before = forwardStateOf(c)
+	}
 	var err error
 	switch {
 	case !cmd.Data:
@@ -248,6 +261,9 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 	}
 	if err != nil {
 		w.Truncate(mark)
+		if nl, ok := d.notLocal(c, err); ok {
+			return d.forward(c, nl, before, args, w)
+		}
 		d.replyError(w, ReplyText(err))
 	}
 	return err

@@ -56,6 +56,7 @@ type Client struct {
 	NoEvict       bool
 	ReadOnly      bool // READONLY (cluster follower reads)
 	Redirect      bool // cluster redirect mode for this connection
+	Forwarded     bool // runs one command forwarded by another node (no connection)
 
 	mu       sync.Mutex
 	pub      ClientState // handler-owned fields as of the last Publish

@@ -1,0 +1,54 @@
+package cluster
+
+import (
+	"errors"
+
+	"github.com/skerrydb/skerry/commands"
+	"github.com/skerrydb/skerry/mvcc/keys"
+	"github.com/skerrydb/skerry/regionraft"
+)
+
+// ledSlots is a snapshot of the regions this node leads, for background
+// work that must run on region leaders only (active expiry, collection of
+// deleted members): followers skip it and keep their marks.
+type ledSlots struct {
+	all     bool // everything is led here
+	regions []regionraft.Region
+}
+
+// none reports whether this node leads no region at all.
+func (l ledSlots) none() bool { return !l.all && len(l.regions) == 0 }
+
+// has reports whether the region holding the first key of slot is led
+// here. A slot split across regions is worked on by the leader of its
+// first part; writes to the other parts are refused as not local and
+// retried on a later round.
+func (l ledSlots) has(slot uint16) bool {
+	if l.all {
+		return true
+	}
+	k := keys.SlotPrefix(slot)
+	for i := range l.regions {
+		if l.regions[i].ContainsKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// ledBy returns the regions store leads now.
+func ledBy(s *regionraft.Store, storeID uint64) ledSlots {
+	var l ledSlots
+	for _, r := range s.Regions() {
+		if p, ok := s.Leader(r.ID); ok && p.StoreID == storeID {
+			l.regions = append(l.regions, r)
+		}
+	}
+	return l
+}
+
+// isNotLocal reports an error that only says another node leads the keys.
+func isNotLocal(err error) bool {
+	var nl *commands.NotLocalError
+	return errors.As(err, &nl)
+}
