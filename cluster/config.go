@@ -31,6 +31,14 @@ type Config struct {
 	// InitialCluster is the embedded PD membership, "name=http://host:port,...".
 	// Default: this node alone.
 	InitialCluster string
+	// PD runs an embedded PD member on this node (flag --pd, default true
+	// from the command line). A node without one needs Join.
+	PD bool
+	// PDName is this node's PD member name in InitialCluster. Default "pd".
+	PDName string
+	// Join lists the PD client endpoints (http://host:port) of the cluster
+	// this node joins; empty: the node's own PD member is enough.
+	Join []string
 	// RequirePass is the password of the default user; "" means none.
 	// Never logged.
 	RequirePass string
@@ -69,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PDPeerAddr == "" {
 		c.PDPeerAddr = "127.0.0.1:2380"
+	}
+	if c.PDName == "" {
+		c.PDName = "pd"
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 256 << 20

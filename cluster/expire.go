@@ -59,8 +59,8 @@ type activeExpirer struct {
 	batch   int
 	log     *slog.Logger
 	leads   func() ledSlots // the slots this node leads now
-	expired atomic.Int64 // keys deleted
-	stale   atomic.Int64 // index entries dropped because their key had changed
+	expired atomic.Int64    // keys deleted
+	stale   atomic.Int64    // index entries dropped because their key had changed
 }
 
 func (e *activeExpirer) run(ctx context.Context) {

@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
 	"github.com/skerrydb/skerry/cluster"
+	"github.com/skerrydb/skerry/cluster/playground"
 )
 
 func main() {
@@ -36,6 +38,7 @@ func newApp() *cli.App {
 		Usage: "a distributed, strongly consistent, transactional key-value database that speaks the Redis protocol",
 		Commands: []*cli.Command{
 			serverCommand(),
+			playgroundCommand(),
 		},
 	}
 }
@@ -46,8 +49,10 @@ func serverFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "addr", Value: "127.0.0.1:6379", Usage: "RESP listen address (host:port)", EnvVars: []string{"SKERRY_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "data-dir", Value: "./data", Usage: "directory for the node's data (Pebble store in db/, embedded PD in pd/)", EnvVars: []string{"SKERRY_DATA_DIR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "status-addr", Value: "127.0.0.1:20180", Usage: "HTTP address of /metrics, /health and /debug/pprof (\"off\" to disable)", EnvVars: []string{"SKERRY_STATUS_ADDR"}}),
-		altsrc.NewStringFlag(&cli.StringFlag{Name: "peer-addr", Value: "127.0.0.1:20160", Usage: "internal node-to-node RPC address (reserved for multi-node clusters; a single node opens nothing there)", EnvVars: []string{"SKERRY_PEER_ADDR"}}),
-		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "pd", Value: true, Usage: "run the placement driver (embedded etcd) on this node; a lone node always does", EnvVars: []string{"SKERRY_PD"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "peer-addr", Value: "127.0.0.1:20160", Usage: "internal node-to-node RPC address (raft messages, snapshots, forwarded commands)", EnvVars: []string{"SKERRY_PEER_ADDR"}}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "pd", Value: true, Usage: "run a placement driver member (embedded etcd) on this node; --pd=false needs --join", EnvVars: []string{"SKERRY_PD"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-name", Value: "pd", Usage: "this node's PD member name in --initial-cluster", EnvVars: []string{"SKERRY_PD_NAME"}}),
+		altsrc.NewStringFlag(&cli.StringFlag{Name: "join", Usage: "PD client endpoints (http://host:port,...) of an existing cluster to join", EnvVars: []string{"SKERRY_JOIN"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-client-addr", Value: "127.0.0.1:2379", Usage: "embedded PD client address (host:port)", EnvVars: []string{"SKERRY_PD_CLIENT_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-peer-addr", Value: "127.0.0.1:2380", Usage: "embedded PD peer address (host:port)", EnvVars: []string{"SKERRY_PD_PEER_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "initial-cluster", Usage: "embedded PD members, name=http://host:port,... (default: this node alone)", EnvVars: []string{"SKERRY_INITIAL_CLUSTER"}}),
@@ -81,9 +86,8 @@ func configFromCLI(c *cli.Context) (cluster.Config, slog.Level, error) {
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return cluster.Config{}, level, fmt.Errorf("--log-level: %w", err)
 	}
-	if !c.Bool("pd") {
-		// Nodes without PD join other nodes' PD; joining is not built yet.
-		return cluster.Config{}, level, fmt.Errorf("--pd=false needs --join, which multi-node clusters will add; a single node runs its own PD")
+	if !c.Bool("pd") && c.String("join") == "" {
+		return cluster.Config{}, level, fmt.Errorf("--pd=false needs --join: a node without a PD member must know the cluster's PD")
 	}
 	cfg := cluster.Config{
 		Addr:            c.String("addr"),
@@ -93,6 +97,9 @@ func configFromCLI(c *cli.Context) (cluster.Config, slog.Level, error) {
 		PDClientAddr:    c.String("pd-client-addr"),
 		PDPeerAddr:      c.String("pd-peer-addr"),
 		InitialCluster:  c.String("initial-cluster"),
+		PD:              c.Bool("pd"),
+		PDName:          c.String("pd-name"),
+		Join:            splitList(c.String("join")),
 		RequirePass:     c.String("requirepass"),
 		MaxClients:      c.Int("maxclients"),
 		ProtoMaxBulkLen: c.Int64("proto-max-bulk-len"),
@@ -123,4 +130,36 @@ func runServer(c *cli.Context) error {
 	}
 	log.Info("bye")
 	return nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func playgroundCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "playground",
+		Usage:     "start a local N-node cluster on 127.0.0.1, each node a child `skerry server` process",
+		ArgsUsage: "[-- server flags passed on to every node]",
+		Description: "Node i serves RESP on --port+i-1, internal RPC on +1000, PD client on +2000, PD peer on +3000 and\n" +
+			"HTTP status on +4000. Every node runs a PD member. Ctrl-C stops them all; kill one to watch the cluster heal.",
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "nodes", Value: 3, Usage: "number of nodes (1..9)"},
+			&cli.IntFlag{Name: "port", Value: 7001, Usage: "RESP port of node 1"},
+			&cli.StringFlag{Name: "data-dir", Value: "./playground", Usage: "directory holding node-<i>/ (data and skerry.log) of each node"},
+		},
+		Action: func(c *cli.Context) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return playground.Run(ctx, playground.Config{Nodes: c.Int("nodes"), Port: c.Int("port"),
+				DataDir: c.String("data-dir"), ServerArgs: c.Args().Slice()}, os.Stdout)
+		},
+	}
 }
