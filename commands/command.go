@@ -176,6 +176,9 @@ type Env struct {
 	// answers *NotLocalError; nil on a single node (the error is then
 	// returned to the client).
 	Forward Forwarder
+	// ForwardTimeout bounds how long a command looks for the node serving
+	// its keys before it is answered CLUSTERDOWN. Default 5s.
+	ForwardTimeout time.Duration
 
 	lastSave atomic.Int64 // Unix seconds of the last SAVE/BGSAVE; 0: none
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"runtime/debug"
 	"strings"
@@ -26,6 +27,9 @@ type Dispatcher struct {
 func NewDispatcher(ctx context.Context, table *Table, env *Env) *Dispatcher {
 	if env.Stats == nil {
 		env.Stats = NewStats()
+	}
+	if env.ForwardTimeout == 0 {
+		env.ForwardTimeout = DefaultForwardTimeout
 	}
 	if _, ok := env.Store.(joinStore); !ok && env.Store != nil {
 		env.Store = joinStore{env.Store}
@@ -236,37 +240,80 @@ func runBody(x *Ctx, txn keyspace.Txn, db int) error {
 
 // run executes cmd and writes its reply or error.
 func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
-	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
 	mark := w.Len()
-	var before ForwardState
-	if d.env.Forward != nil && !c.Forwarded {
-		// EXEC drops the transaction before it learns where to run.
-		before = forwardStateOf(c)
-	}
-	var err error
-	switch {
-	case !cmd.Data:
-		err = call(x)
-	default:
-		keys := cmd.KeyArgs(args)
-		body := func(txn keyspace.Txn) error {
-			w.Truncate(mark) // a retried attempt starts with a clean reply
-			return runBody(x, txn, c.DB)
+	if d.env.Forward == nil || c.Forwarded {
+		err := d.runHere(cmd, c, args, w)
+		if err != nil {
+			w.Truncate(mark)
+			d.replyError(w, ReplyText(err))
 		}
-		if cmd.writes() {
-			err = d.env.Store.Update(d.ctx, c.DB, keys, body)
-		} else {
-			err = d.env.Store.View(d.ctx, c.DB, keys, body)
-		}
+		return err
 	}
-	if err != nil {
+	// EXEC drops the transaction before it learns where to run: keep the
+	// state it started from, for a rerun here or elsewhere.
+	before := forwardStateOf(c)
+	fw := forwarding{timeout: d.env.ForwardTimeout}
+	for {
+		err := d.runHere(cmd, c, args, w)
+		nl, ok := d.notLocal(c, err)
+		if !ok {
+			if err != nil {
+				w.Truncate(mark)
+				d.replyError(w, ReplyText(err))
+			}
+			return err
+		}
 		w.Truncate(mark)
-		if nl, ok := d.notLocal(c, err); ok {
-			return d.forward(c, nl, before, args, w)
+		restoreState(c, before)
+		if !fw.fresh(nl.Node) {
+			nl = nil
 		}
-		d.replyError(w, ReplyText(err))
+		for nl != nil {
+			var reply []byte
+			var after ForwardState
+			reply, after, err = d.env.Forward.Forward(d.ctx, nl.Node, before, args)
+			if err == nil {
+				w.Raw(reply)
+				restoreState(c, after)
+				w.SetProto(c.Proto)
+				return nil
+			}
+			var next *NotLocalError
+			if !errors.As(err, &next) && !errors.Is(err, ErrNotDelivered) {
+				d.replyError(w, ReplyText(err)) // it may have run there
+				return err
+			}
+			// The target does not serve the keys either: go straight to
+			// the node it names, if it names one not tried yet.
+			nl = nil
+			if next != nil && fw.fresh(next.Node) {
+				nl = next
+			}
+		}
+		if err = fw.backoff(d.ctx); err != nil {
+			d.replyError(w, ReplyText(err))
+			return err
+		}
 	}
-	return err
+}
+
+// runHere runs cmd on this node and leaves its reply (or nothing, on
+// error) in w.
+func (d *Dispatcher) runHere(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
+	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
+	if !cmd.Data {
+		return call(x)
+	}
+	mark := w.Len()
+	keys := cmd.KeyArgs(args)
+	body := func(txn keyspace.Txn) error {
+		w.Truncate(mark) // a retried attempt starts with a clean reply
+		return runBody(x, txn, c.DB)
+	}
+	if cmd.writes() {
+		return d.env.Store.Update(d.ctx, c.DB, keys, body)
+	}
+	return d.env.Store.View(d.ctx, c.DB, keys, body)
 }
 
 // replyError writes an error reply and counts it for INFO errorstats.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/skerrydb/skerry/resp"
 )
@@ -36,6 +38,13 @@ func (e *NotLocalError) Unwrap() error { return e.Cause }
 // (no leader, node down) within the forwarding deadline. Redis Cluster
 // clients retry on it.
 var ErrClusterDown = &ReplyError{"CLUSTERDOWN The cluster is down"}
+
+// ErrNotDelivered, wrapped by a Forwarder's error, says the command
+// certainly did not run on the target (no connection, refused before it
+// was sent), so it may be tried again. Any other error leaves the outcome
+// unknown and is returned to the client, as a dropped connection to Redis
+// would: retrying an INCR whose reply was lost could apply it twice.
+var ErrNotDelivered = errors.New("commands: forwarded command not delivered")
 
 // ForwardState is the part of a connection's state that a command needs
 // to run on another node, and that the command may change there.
@@ -74,19 +83,52 @@ func (d *Dispatcher) notLocal(c *resp.Client, err error) (*NotLocalError, bool) 
 	return nl, true
 }
 
-// forward runs args on the node that serves its keys and writes the reply.
-// st is the state the command must start from (for EXEC: the transaction
-// as queued); the connection takes the state the remote run ended with.
-func (d *Dispatcher) forward(c *resp.Client, nl *NotLocalError, st ForwardState, args [][]byte, w *resp.Writer) error {
-	reply, after, err := d.env.Forward.Forward(d.ctx, nl.Node, st, args)
-	if err != nil {
-		d.replyError(w, ReplyText(err))
-		return err
+// restoreState sets c's connection state to st.
+func restoreState(c *resp.Client, st ForwardState) {
+	c.DB, c.Proto, c.Multi, c.Queue, c.Watched = st.DB, st.Proto, st.Multi, st.Queue, st.Watched
+}
+
+// DefaultForwardTimeout is Env.ForwardTimeout's default: longer than a
+// leader election (about 1-2 s).
+const DefaultForwardTimeout = 5 * time.Second
+
+// forwarding paces the attempts of one command to find where it runs.
+type forwarding struct {
+	timeout time.Duration
+	start   time.Time
+	delay   time.Duration
+	seen    []uint64 // nodes forwarded to since the last backoff
+}
+
+// fresh reports whether node may be tried now (not yet in this round).
+func (f *forwarding) fresh(node uint64) bool {
+	if node == 0 || len(f.seen) >= 3 || slices.Contains(f.seen, node) {
+		return false
 	}
-	w.Raw(reply)
-	c.DB, c.Proto, c.Watched, c.Multi, c.Queue = after.DB, after.Proto, after.Watched, after.Multi, after.Queue
-	w.SetProto(c.Proto)
-	return nil
+	f.seen = append(f.seen, node)
+	return true
+}
+
+// backoff waits before the next attempt (10 ms doubling to 200 ms), or
+// returns ErrClusterDown once the deadline has passed.
+func (f *forwarding) backoff(ctx context.Context) error {
+	now := time.Now()
+	if f.start.IsZero() {
+		f.start = now
+	}
+	if now.Sub(f.start) > f.timeout {
+		return ErrClusterDown
+	}
+	f.delay = min(max(2*f.delay, 10*time.Millisecond), 200*time.Millisecond)
+	f.seen = f.seen[:0]
+	t := time.NewTimer(f.delay)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // ServeForwarded runs a command forwarded by another node with the given
