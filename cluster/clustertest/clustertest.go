@@ -5,9 +5,12 @@ package clustertest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,4 +70,88 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+// Cluster is an in-process cluster of nodes that each run a PD member, on
+// loopback. Nodes can be stopped and restarted on the same data.
+type Cluster struct {
+	t     testing.TB
+	Cfgs  []cluster.Config
+	Nodes []*cluster.Node // nil while stopped
+}
+
+// ClusterConfigs plans n nodes on free ports, data under t.TempDir().
+func ClusterConfigs(t testing.TB, n int) []cluster.Config {
+	t.Helper()
+	cfgs := make([]cluster.Config, n)
+	var members []string
+	for i := range cfgs {
+		cfgs[i] = Config(t, t.TempDir())
+		cfgs[i].PeerAddr = "127.0.0.1:" + strconv.Itoa(FreePort(t))
+		cfgs[i].PD = true
+		cfgs[i].PDName = "pd" + strconv.Itoa(i+1)
+		members = append(members, cfgs[i].PDName+"=http://"+cfgs[i].PDPeerAddr)
+	}
+	for i := range cfgs {
+		cfgs[i].InitialCluster = strings.Join(members, ",")
+	}
+	return cfgs
+}
+
+// StartCluster starts the nodes of cfgs concurrently (the PD members wait
+// for each other) and stops them at the end of the test.
+func StartCluster(t testing.TB, cfgs []cluster.Config) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, Cfgs: cfgs, Nodes: make([]*cluster.Node, len(cfgs))}
+	t.Cleanup(c.StopAll)
+	errs := make([]error, len(cfgs))
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.Nodes[i], errs[i] = c.start(i)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("start cluster: %v", err)
+	}
+	return c
+}
+
+func (c *Cluster) start(i int) (*cluster.Node, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.NewTextHandler(testWriter{c.t}, &slog.HandlerOptions{Level: slog.LevelWarn})).
+		With("node", i+1)
+	return cluster.Start(ctx, c.Cfgs[i], log)
+}
+
+// Stop closes node i (as a graceful shutdown would).
+func (c *Cluster) Stop(i int) {
+	c.t.Helper()
+	if n := c.Nodes[i]; n != nil {
+		c.Nodes[i] = nil
+		if err := n.Close(); err != nil {
+			c.t.Errorf("close node %d: %v", i+1, err)
+		}
+	}
+}
+
+// Restart starts node i again on its data directory.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	n, err := c.start(i)
+	if err != nil {
+		c.t.Fatalf("restart node %d: %v", i+1, err)
+	}
+	c.Nodes[i] = n
+}
+
+// StopAll closes every running node.
+func (c *Cluster) StopAll() {
+	for i := range c.Nodes {
+		c.Stop(i)
+	}
 }
