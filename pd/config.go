@@ -11,10 +11,17 @@ import (
 
 // Defaults for Config fields left zero.
 const (
-	DefaultName            = "pd"
-	DefaultClientURL       = "http://127.0.0.1:2379"
-	DefaultPeerURL         = "http://127.0.0.1:2380"
-	DefaultTSOSaveInterval = 3 * time.Second
+	DefaultName             = "pd"
+	DefaultClientURL        = "http://127.0.0.1:2379"
+	DefaultPeerURL          = "http://127.0.0.1:2380"
+	DefaultTSOSaveInterval  = 3 * time.Second
+	DefaultLeaderLease      = 3 * time.Second
+	DefaultMaxReplicas      = 3
+	DefaultMaxStoreDownTime = 30 * time.Minute
+	DefaultScheduleInterval = time.Second
+	DefaultOperatorTimeout  = 10 * time.Minute
+	DefaultSplitBytes       = 96 << 20
+	DefaultSplitKeys        = 960_000
 )
 
 // Config configures an embedded PD member. Zero fields take the documented
@@ -33,13 +40,38 @@ type Config struct {
 	// http://127.0.0.1:2380.
 	PeerURL string
 	// InitialCluster is "name=peerURL,..." for the members that form a new
-	// cluster. Default "<Name>=<PeerURL>" (a single-member cluster). It is
+	// cluster (1, 3 or 5 members). Default "<Name>=<PeerURL>" (a single-member cluster). It is
 	// ignored once DataDir holds a member.
 	InitialCluster string
 	// TSOSaveInterval is how far ahead of the issued timestamps the TSO
 	// window is persisted: a restarted leader skips at most this much
 	// time. Default 3s; minimum 1ms.
 	TSOSaveInterval time.Duration
+	// LeaderLease is the TTL of the PD leader's etcd lease: a leader that
+	// cannot renew it stops serving, and another member takes over about
+	// this long after a leader dies without resigning. Rounded up to whole
+	// seconds (etcd's lease unit). Default 3s; minimum 1s.
+	LeaderLease time.Duration
+	// MaxReplicas is the number of voters PD keeps per region. Default 3.
+	// Replica scheduling and balancing pause while fewer stores are Up
+	// (and not down) than this.
+	MaxReplicas int
+	// MaxStoreDownTime is how long a store may go without a heartbeat
+	// before it is down and its replicas are replaced. Default 30m.
+	MaxStoreDownTime time.Duration
+	// ScheduleInterval is how often the leader runs the balancers (leader
+	// and region balance) and retires drained Offline stores. Default 1s;
+	// negative disables the periodic run (the replica and split checkers
+	// still run on every region heartbeat).
+	ScheduleInterval time.Duration
+	// OperatorTimeout: an operator whose steps are not all seen done by
+	// then is dropped (the checkers then look at the region afresh).
+	// Default 10m.
+	OperatorTimeout time.Duration
+	// SplitBytes and SplitKeys: a region reported above either (bytes,
+	// keys) is asked to split. Defaults 96 MiB and 960000.
+	SplitBytes uint64
+	SplitKeys  uint64
 	// Logger receives etcd's and PD's logs. Default: errors only, as JSON
 	// on stderr (etcd is chatty at info level).
 	Logger *zap.Logger
@@ -50,6 +82,9 @@ type Config struct {
 	unsafeNoFsync bool
 	// startTimeout bounds Start when its ctx has no deadline. Default 30s.
 	startTimeout time.Duration
+	// tickMs and electionMs override etcd's heartbeat interval and
+	// election timeout (ms); tests only. Defaults: etcd's (100, 1000).
+	tickMs, electionMs uint
 }
 
 // withDefaults returns c with zero fields set to their defaults.
@@ -71,6 +106,27 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.LeaderLease == 0 {
+		c.LeaderLease = DefaultLeaderLease
+	}
+	if c.MaxReplicas == 0 {
+		c.MaxReplicas = DefaultMaxReplicas
+	}
+	if c.MaxStoreDownTime == 0 {
+		c.MaxStoreDownTime = DefaultMaxStoreDownTime
+	}
+	if c.ScheduleInterval == 0 {
+		c.ScheduleInterval = DefaultScheduleInterval
+	}
+	if c.OperatorTimeout == 0 {
+		c.OperatorTimeout = DefaultOperatorTimeout
+	}
+	if c.SplitBytes == 0 {
+		c.SplitBytes = DefaultSplitBytes
+	}
+	if c.SplitKeys == 0 {
+		c.SplitKeys = DefaultSplitKeys
 	}
 	if c.startTimeout == 0 {
 		c.startTimeout = 30 * time.Second
@@ -109,6 +165,15 @@ func (c *Config) Validate() error {
 	}
 	if d.TSOSaveInterval < time.Millisecond {
 		return fmt.Errorf("%w: TSOSaveInterval %v is below 1ms", ErrInvalidConfig, d.TSOSaveInterval)
+	}
+	if d.LeaderLease < time.Second {
+		return fmt.Errorf("%w: LeaderLease %v is below 1s", ErrInvalidConfig, d.LeaderLease)
+	}
+	if d.MaxReplicas < 1 {
+		return fmt.Errorf("%w: MaxReplicas %d is below 1", ErrInvalidConfig, d.MaxReplicas)
+	}
+	if d.MaxStoreDownTime < 0 || d.OperatorTimeout < 0 {
+		return fmt.Errorf("%w: negative MaxStoreDownTime or OperatorTimeout", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -1,31 +1,81 @@
-// Package pd is Skerry's placement driver: an embedded etcd member that
-// keeps the cluster's metadata and serves the timestamp oracle (TSO), ID
-// allocation, bootstrap and store metadata. Other packages never import pd
-// (except the node, which starts it); they use pd/pdclient, whose Backend
-// interface *Server implements in-process. A gRPC service over the same
-// Server methods comes later; the Server logic does not depend on being
-// called in-process.
+// Package pd is Skerry's placement driver (DESIGN.md §7): one, three or
+// five embedded etcd members that keep the cluster's metadata; the member
+// elected PD leader serves the timestamp oracle (TSO), ID allocation,
+// bootstrap, store and region heartbeats, and the schedulers. Other
+// packages never import pd (except the node, which starts it); they use
+// pd/pdclient, whose Backend interface *Server implements in-process and
+// pdclient.Dial implements over gRPC.
 //
-// Lifecycle: Start(ctx, cfg) starts etcd under cfg.DataDir, waits until it
-// is ready and this member leads, loads or creates the cluster ID, loads the
-// TSO window and the ID allocator, and starts the TSO window keeper. Close
-// stops them and etcd. A Server is not restartable; Start a new one on the
-// same DataDir instead.
+// Sub-packages: pd/meta is the region tree (pure), pd/schedule the
+// schedulers (pure: cluster state in, operators out).
+//
+// Lifecycle: Start(ctx, cfg) starts etcd under cfg.DataDir (a multi-member
+// PD needs a quorum of members started, so start them together), waits
+// until it is ready, loads or creates the cluster ID, and joins the
+// leader election; it returns once some member serves as PD leader. Close
+// resigns the leadership (if held) and stops etcd. A Server is not
+// restartable; Start a new one on the same DataDir instead.
+//
+// Leadership (leader.go): every member campaigns in an etcd election
+// (concurrency.Election on a session lease of cfg.LeaderLease) with its
+// client URL as the value. The winner checks its election key still
+// exists, loads the TSO window, the ID allocator, the stores and the
+// region tree from etcd, and only then serves. It renews the lease every
+// LeaderLease/4 and serves only until the last successful renewal's send
+// time + 90% of the TTL: etcd expires the lease no earlier, so a deposed
+// leader stops issuing timestamps before a successor can start. Losing
+// the session, the window or ctx ends the term; the member resigns and
+// campaigns again. Followers answer every call (but ClusterID) with a
+// *pdclient.NotLeaderError holding the leader's client URL, read from the
+// election key.
+//
+// gRPC (service.go, pdclient/wire.go): the PD service is registered on
+// etcd's own gRPC server through embed.Config.ServiceRegister, so it
+// shares the client port (as in TiKV's PD). The service is described by
+// hand (grpc.ServiceDesc, no protoc). etcd forces a protobuf codec on its
+// gRPC server, so every message is a pdclient.Frame: JSON bytes that
+// marshal themselves through protobuf's legacy-message methods. JSON is
+// enough since GetTS, the only hot call, is batched by the client (one
+// RPC for all waiting callers). Errors travel in the reply body (code,
+// message, leader URL) so typed errors survive.
+//
+// Placement (placement.go): stores are registered with PutStore (Up),
+// kept alive by StoreHeartbeat (down after MaxStoreDownTime without one)
+// and moved Up -> Offline by SetStoreState; an Offline store that holds no
+// replica becomes Tombstone on the next scheduling round. Region
+// heartbeats feed the region tree; a heartbeat older than what PD knows
+// fails with pdclient.ErrStaleRegion. Each region has at most one
+// operator (a sequence of steps); RegionHeartbeat returns its current
+// step until a heartbeat shows the step done, then the next; an operator
+// older than OperatorTimeout is dropped. With no operator in flight, the
+// heartbeat runs the replica checker (paused while fewer stores are
+// healthy than MaxReplicas) and the split checker; every
+// ScheduleInterval the leader balances leaders and regions (one operator
+// each per round, paused likewise). AddOperator installs an
+// administrative step (ctl split, transfer-leader), replacing the
+// region's operator. Operators are not persisted: a new leader starts
+// with none and the checkers recreate what is still needed.
 //
 // Every etcd key and value format is in keys.go and frozen.
 //
 // Invariants:
 //   - TSO: a timestamp is physical_ms<<18 | logical. Before any timestamp
 //     with physical part p is issued, a window end >= p is persisted in
-//     etcd; a (re)starting leader begins strictly above the persisted end.
-//     So timestamps strictly increase across restarts and leader changes,
-//     even when the clock goes backwards. The persisted end only grows and is
-//     written with a compare-and-swap on the value this leader last saw, so
-//     two would-be leaders cannot both extend it.
+//     etcd; a new leader (or a restarted one) begins strictly above the
+//     persisted end. So timestamps strictly increase across restarts and
+//     leader changes, even when the clock goes backwards. The persisted
+//     end only grows and is written with a compare-and-swap on the value
+//     this leader last saw, so two would-be leaders cannot both extend
+//     it; and no timestamp is issued after the leader's lease may have
+//     expired.
 //   - GetTS never writes to etcd while the window has room; the keeper
 //     extends the window in the background before it runs out.
 //   - IDs: allocated in blocks whose end is persisted (compare-and-swap)
 //     before any ID of the block is returned; IDs are never 0 and never
-//     reused across restarts.
+//     reused across restarts or leader changes.
 //   - Bootstrap happens at most once per cluster (one etcd transaction).
+//   - Store and region metadata writes are etcd transactions conditioned
+//     on the leader's election key: a deposed leader writes nothing.
+//   - The region tree never holds overlapping regions and never goes back
+//     to an older epoch.
 package pd

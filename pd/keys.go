@@ -25,7 +25,8 @@ const (
 	// the node.
 	keyBootstrapRegion = keyPrefix + "bootstrap/region"
 	// storeKeyPrefix + 20-digit zero-padded decimal store ID holds that
-	// store's opaque metadata (padding keeps numeric order in etcd).
+	// store's pdclient.Store as JSON, without the heartbeat fields
+	// (padding keeps numeric order in etcd).
 	storeKeyPrefix = keyPrefix + "stores/"
 )
 
@@ -48,4 +49,20 @@ func decodeUint64(key string, b []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: %s holds %d bytes, want 8", ErrCorrupt, key, len(b))
 	}
 	return binary.BigEndian.Uint64(b), nil
+}
+
+// Keys added with multi-member PD. Frozen like the ones above.
+const (
+	// keyLeaderElection is the prefix of the etcd election (concurrency
+	// package) whose winner serves as PD leader; each candidate's key
+	// holds its client URL.
+	keyLeaderElection = keyPrefix + "leader"
+	// regionKeyPrefix + 20-digit zero-padded decimal region ID holds that
+	// region's pdclient.Region as JSON.
+	regionKeyPrefix = keyPrefix + "regions/"
+)
+
+// regionKey returns the key of region id.
+func regionKey(id uint64) string {
+	return fmt.Sprintf("%s%020d", regionKeyPrefix, id)
 }

@@ -2,7 +2,6 @@ package pd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -14,35 +13,47 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.etcd.io/etcd/server/v3/etcdserver/api/v3client"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
 
 var _ pdclient.Backend = (*Server)(nil)
 
-// Server is a running PD member that serves as PD leader. Its methods are
-// safe for concurrent use; after Close they fail with pdclient.ErrClosed.
+// Server is a running PD member. One member of the PD cluster, elected
+// through etcd, serves as PD leader; the others answer every call with a
+// *pdclient.NotLeaderError naming it. Its methods are safe for concurrent
+// use; after Close they fail with pdclient.ErrClosed.
 type Server struct {
 	cfg       Config
 	etcd      *embed.Etcd
 	client    *clientv3.Client // in-process: no network hop
 	clusterID uint64
-	tso       *tso
-	ids       *idAllocator
 
-	stopKeeper context.CancelFunc
-	keeperDone chan struct{}
-	closed     atomic.Bool
+	// lead is non-nil while this member serves as PD leader.
+	lead atomic.Pointer[leadership]
+	// ready is set once client and clusterID are set (the gRPC service
+	// may be called before).
+	ready atomic.Bool
+
+	stopElection context.CancelFunc
+	electionDone chan struct{}
+	closed       atomic.Bool
+	// crashOnClose (tests only) makes Close skip resigning, as if the
+	// process died: the other members wait for the lease to expire.
+	crashOnClose atomic.Bool
 	// quietOnClose, if set, is the default logger's level, raised by
 	// closeEtcd.
 	quietOnClose *zap.AtomicLevel
 	closeOnce    sync.Once
 }
 
-// Start starts the embedded etcd member described by cfg, waits until it is
-// ready and leads its (single-member) cluster, then loads the cluster ID,
-// the TSO window and the ID allocator. It fails with ErrStartTimeout if
-// that does not happen before ctx ends (or 30s if ctx has no deadline).
+// Start starts the embedded etcd member described by cfg, waits until it
+// is ready (a multi-member PD needs a quorum of members started), loads or
+// creates the cluster ID, joins the PD leader election, and returns once a
+// PD leader serves (this member, or another one). It fails with
+// ErrStartTimeout if that does not happen before ctx ends (or 30s if ctx
+// has no deadline).
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -65,23 +76,29 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.startTimeout)
 		defer cancel()
 	}
+	s := &Server{cfg: cfg, quietOnClose: quietOnClose}
 	ecfg, err := etcdConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
+	ecfg.ServiceRegister = func(gs *grpc.Server) { gs.RegisterService(&serviceDesc, s) }
 	e, err := embed.StartEtcd(ecfg)
 	if err != nil {
 		return nil, fmt.Errorf("pd: start etcd: %w", err)
 	}
-	s := &Server{cfg: cfg, etcd: e, quietOnClose: quietOnClose}
+	s.etcd = e
 	if err := s.init(ctx); err != nil {
 		s.closeEtcd()
 		return nil, err
 	}
-	keeperCtx, stop := context.WithCancel(context.Background())
-	s.stopKeeper = stop
-	s.keeperDone = make(chan struct{})
-	go s.runKeeper(keeperCtx)
+	electionCtx, stop := context.WithCancel(context.Background())
+	s.stopElection = stop
+	s.electionDone = make(chan struct{})
+	go s.runElection(electionCtx)
+	if err := s.waitLeader(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -111,10 +128,13 @@ func etcdConfig(cfg Config) (*embed.Config, error) {
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "1h"
 	ec.UnsafeNoFsync = cfg.unsafeNoFsync
+	if cfg.tickMs > 0 {
+		ec.TickMs, ec.ElectionMs = cfg.tickMs, cfg.electionMs
+	}
 	return ec, nil
 }
 
-// init waits for etcd and loads PD's state.
+// init waits for etcd and loads the cluster ID.
 func (s *Server) init(ctx context.Context) error {
 	select {
 	case <-s.etcd.Server.ReadyNotify():
@@ -123,30 +143,37 @@ func (s *Server) init(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("%w: %w", ErrStartTimeout, ctx.Err())
 	}
-	// A single member elects itself at once; poll (bounded by ctx) because
-	// etcd has no leader-change notification channel.
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for s.etcd.Server.Leader() != s.etcd.Server.MemberID() {
-		select {
-		case <-tick.C:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: not leader: %w", ErrStartTimeout, ctx.Err())
-		}
-	}
 	s.client = v3client.New(s.etcd.Server)
 	var err error
 	if s.clusterID, err = initClusterID(ctx, s.client); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ErrStartTimeout, err)
+		}
 		return err
 	}
-	store := etcdCounters{kv: s.client}
-	if s.tso, err = newTSO(ctx, store, s.cfg.Now, s.cfg.TSOSaveInterval); err != nil {
-		return err
-	}
-	if s.ids, err = newIDAllocator(ctx, store, idBlock); err != nil {
-		return err
-	}
+	s.ready.Store(true)
 	return nil
+}
+
+// waitLeader polls (bounded by ctx) until some member serves as PD leader:
+// etcd has no leader-change notification, and this member may be in the
+// middle of taking over.
+func (s *Server) waitLeader(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if s.lead.Load() != nil {
+			return nil
+		}
+		if url, err := s.leaderURL(ctx); err == nil && url != "" && url != s.cfg.ClientURL {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: no PD leader: %w", ErrStartTimeout, ctx.Err())
+		}
+	}
 }
 
 // initClusterID creates the cluster ID on the first start (Unix seconds in
@@ -177,37 +204,15 @@ func keeperInterval(window time.Duration) time.Duration {
 	return min(max(window/8, time.Millisecond), 50*time.Millisecond)
 }
 
-// runKeeper extends the TSO window ahead of time until ctx ends or the
-// window is lost to another leader.
-func (s *Server) runKeeper(ctx context.Context) {
-	defer close(s.keeperDone)
-	tick := time.NewTicker(keeperInterval(s.cfg.TSOSaveInterval))
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		opCtx, cancel := context.WithTimeout(ctx, s.cfg.TSOSaveInterval)
-		err := s.tso.keep(opCtx)
-		cancel()
-		if errors.Is(err, ErrWindowConflict) {
-			s.cfg.Logger.Error("pd: TSO window taken by another leader; TSO stopped", zap.Error(err))
-			return
-		}
-		// Other errors (slow etcd) are retried on the next tick; GetTS
-		// extends the window itself if it runs out meanwhile.
-	}
-}
-
-// Close stops the keeper and etcd. It is idempotent.
+// Close resigns the PD leadership if this member holds it, then stops
+// etcd. It is idempotent.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.tso.stop(pdclient.ErrClosed)
-		s.stopKeeper()
-		<-s.keeperDone
+		if s.stopElection != nil {
+			s.stopElection()
+			<-s.electionDone
+		}
 		s.closeEtcd()
 	})
 	return nil
@@ -226,20 +231,28 @@ func (s *Server) closeEtcd() {
 // ClusterID returns the cluster's ID, created by the first start.
 func (s *Server) ClusterID() uint64 { return s.clusterID }
 
-// ClientURL returns the URL etcd serves clients on.
+// ClientURL returns the URL etcd and the PD gRPC service serve clients on.
 func (s *Server) ClientURL() string { return s.cfg.ClientURL }
+
+// IsLeader reports whether this member serves as PD leader now.
+func (s *Server) IsLeader() bool { return s.lead.Load() != nil }
 
 // GetTS reserves count consecutive timestamps and returns the LAST one
 // (see pdclient.Backend.GetTS). It does not write to etcd unless the
 // persisted window has run out.
 func (s *Server) GetTS(ctx context.Context, count uint32) (uint64, error) {
-	return s.tso.getTS(ctx, count)
+	l, err := s.leader(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return l.tso.getTS(ctx, count)
 }
 
 // AllocID returns a cluster-unique ID, never 0 and never reused.
 func (s *Server) AllocID(ctx context.Context) (uint64, error) {
-	if s.closed.Load() {
-		return 0, pdclient.ErrClosed
+	l, err := s.leader(ctx)
+	if err != nil {
+		return 0, err
 	}
-	return s.ids.alloc(ctx)
+	return l.ids.alloc(ctx)
 }

@@ -28,15 +28,17 @@ func freePort(t testing.TB) int {
 // another process took a port in between) and closes it at test end.
 func startTestServer(t testing.TB, dir string, now func() time.Time) *Server {
 	t.Helper()
+	return startTestServerCfg(t, Config{DataDir: dir, Now: now})
+}
+
+// startTestServerCfg is startTestServer with more of the config.
+func startTestServerCfg(t testing.TB, cfg Config) *Server {
+	t.Helper()
 	var lastErr error
 	for range 3 {
-		cfg := Config{
-			DataDir:       dir,
-			ClientURL:     fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-			PeerURL:       fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
-			Now:           now,
-			unsafeNoFsync: true,
-		}
+		cfg.ClientURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		cfg.PeerURL = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		cfg.unsafeNoFsync = true
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		s, err := Start(ctx, cfg)
 		cancel()
@@ -121,16 +123,16 @@ func TestServer(t *testing.T) {
 	t.Run("KeeperExtendsWindow", func(t *testing.T) {
 		// Move the clock near the window end: the keeper (real ticker)
 		// must extend it without any GetTS.
-		end := s.tso.windowEnd()
+		end := s.lead.Load().tso.windowEnd()
 		clock.set(end - 10)
 		deadline := time.Now().Add(10 * time.Second)
-		for s.tso.windowEnd() == end {
+		for s.lead.Load().tso.windowEnd() == end {
 			if time.Now().After(deadline) {
 				t.Fatal("keeper did not extend the window")
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		if got := s.tso.windowEnd(); got < end-10+DefaultTSOSaveInterval.Milliseconds() {
+		if got := s.lead.Load().tso.windowEnd(); got < end-10+DefaultTSOSaveInterval.Milliseconds() {
 			t.Fatalf("window end %d, want >= %d", got, end-10+3000)
 		}
 	})
@@ -219,17 +221,17 @@ func TestServer(t *testing.T) {
 		if _, err := s.GetStore(ctx, 5); !errors.Is(err, pdclient.ErrStoreNotFound) {
 			t.Fatalf("missing store: err = %v", err)
 		}
-		if err := s.PutStore(ctx, 5, []byte("addr=127.0.0.1:20160")); err != nil {
+		if err := s.PutStore(ctx, pdclient.Store{ID: 5, PeerAddr: "127.0.0.1:20160"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.PutStore(ctx, 5, []byte("addr=127.0.0.1:20161")); err != nil {
+		if err := s.PutStore(ctx, pdclient.Store{ID: 5, PeerAddr: "127.0.0.1:20161"}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.GetStore(ctx, 5)
-		if err != nil || string(got) != "addr=127.0.0.1:20161" {
-			t.Fatalf("GetStore = %q, %v", got, err)
+		if err != nil || got.PeerAddr != "127.0.0.1:20161" || got.State != pdclient.StoreUp {
+			t.Fatalf("GetStore = %+v, %v", got, err)
 		}
-		if err := s.PutStore(ctx, 0, []byte("x")); !errors.Is(err, pdclient.ErrInvalidArgument) {
+		if err := s.PutStore(ctx, pdclient.Store{PeerAddr: "x"}); !errors.Is(err, pdclient.ErrInvalidArgument) {
 			t.Fatalf("store 0: err = %v", err)
 		}
 	})
@@ -346,6 +348,10 @@ func TestConfigValidate(t *testing.T) {
 		{"cluster without me", Config{DataDir: "/x", InitialCluster: "other=http://127.0.0.1:2380"}, false},
 		{"cluster bad member", Config{DataDir: "/x", InitialCluster: "pd"}, false},
 		{"tiny window", Config{DataDir: "/x", TSOSaveInterval: time.Microsecond}, false},
+		{"short lease", Config{DataDir: "/x", LeaderLease: 500 * time.Millisecond}, false},
+		{"negative replicas", Config{DataDir: "/x", MaxReplicas: -1}, false},
+		{"negative down time", Config{DataDir: "/x", MaxStoreDownTime: -time.Second}, false},
+		{"scheduling off", Config{DataDir: "/x", ScheduleInterval: -1}, true},
 		{"three members", Config{DataDir: "/x", Name: "b", InitialCluster: "a=http://127.0.0.1:1,b=http://127.0.0.1:2,c=http://127.0.0.1:3"}, true},
 	} {
 		err := tc.cfg.Validate()

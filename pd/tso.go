@@ -14,6 +14,10 @@ import (
 // a bounded number of attempts (the clock jumps faster than etcd writes).
 var errTSOBehind = errors.New("pd: TSO window cannot keep up with the clock")
 
+// errLeaseExpired is returned by GetTS when this member's leader lease was
+// not renewed in time: another member may already lead.
+var errLeaseExpired = fmt.Errorf("pd: leader lease expired: %w", pdclient.ErrNotLeader)
+
 // tso is the timestamp oracle of a PD leader. Timestamps are issued from
 // memory under mu; etcd is written only to extend the persisted window
 // (by the keeper ahead of time, or by GetTS itself if the keeper fell
@@ -30,6 +34,17 @@ type tso struct {
 	logical  int64 // logical part of the last issued timestamp
 	saved    int64 // persisted window end: physical <= saved always
 	err      error // sticky: set when this leader lost the window or closed
+	// leaseUntil is when this member's PD leader lease may have expired
+	// (monotonic clock): past it another member may lead, so no timestamp
+	// is issued. Zero: no lease check (unit tests of the tso alone).
+	leaseUntil time.Time
+}
+
+// setLease records that this member leads at least until until.
+func (t *tso) setLease(until time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.leaseUntil = until
 }
 
 // newTSO loads the persisted window end and starts strictly above it: the
@@ -66,6 +81,10 @@ func (t *tso) getTS(ctx context.Context, count uint32) (uint64, error) {
 		if t.err != nil {
 			t.mu.Unlock()
 			return 0, t.err
+		}
+		if !t.leaseUntil.IsZero() && !time.Now().Before(t.leaseUntil) {
+			t.mu.Unlock()
+			return 0, errLeaseExpired
 		}
 		phys, logical := t.physical, t.logical
 		if now := t.nowMs(); now > phys {

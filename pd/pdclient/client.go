@@ -23,6 +23,11 @@ type Option func(*options)
 type options struct {
 	maxBatch       int
 	backendTimeout time.Duration
+	retryTimeout   time.Duration // Dial only
+}
+
+func defaultOptions() options {
+	return options{maxBatch: DefaultMaxBatch, backendTimeout: DefaultBackendTimeout, retryTimeout: DefaultRetryTimeout}
 }
 
 // WithMaxBatch caps the number of GetTS callers coalesced into one
@@ -55,8 +60,9 @@ var tsRequestPool = sync.Pool{
 
 // Client is the PD client used by a node. It is safe for concurrent use.
 type Client struct {
-	b    Backend
-	opts options
+	b      Backend
+	opts   options
+	closer func() error // set by Dial: closes its connections
 
 	ctx    context.Context // cancelled by Close: ends the dispatcher's Backend calls
 	cancel context.CancelFunc
@@ -75,7 +81,7 @@ type Client struct {
 // New returns a Client over b and starts its timestamp dispatcher; call
 // Close to stop it. Closing the Client does not close b.
 func New(b Backend, opts ...Option) *Client {
-	o := options{maxBatch: DefaultMaxBatch, backendTimeout: DefaultBackendTimeout}
+	o := defaultOptions()
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -111,6 +117,9 @@ func (c *Client) Close() {
 		c.cancel()
 	})
 	<-c.stopped
+	if c.closer != nil {
+		c.closer() // idempotent; nothing useful to do with its error
+	}
 }
 
 // GetTS returns a fresh timestamp, strictly greater than every timestamp
@@ -250,20 +259,101 @@ func (c *Client) IsBootstrapped(ctx context.Context) (bool, error) {
 	return c.b.IsBootstrapped(ctx)
 }
 
-// PutStore records the opaque metadata of store id.
-func (c *Client) PutStore(ctx context.Context, id uint64, meta []byte) error {
+// PutStore records a store's addresses; see Backend.PutStore.
+func (c *Client) PutStore(ctx context.Context, store Store) error {
 	if c.isClosed() {
 		return ErrClosed
 	}
-	return c.b.PutStore(ctx, id, meta)
+	return c.b.PutStore(ctx, store)
 }
 
-// GetStore returns the opaque metadata of store id, or ErrStoreNotFound.
-func (c *Client) GetStore(ctx context.Context, id uint64) ([]byte, error) {
+// GetStore returns store id, or ErrStoreNotFound.
+func (c *Client) GetStore(ctx context.Context, id uint64) (Store, error) {
+	if c.isClosed() {
+		return Store{}, ErrClosed
+	}
+	return c.b.GetStore(ctx, id)
+}
+
+// GetStores returns every store.
+func (c *Client) GetStores(ctx context.Context) ([]Store, error) {
 	if c.isClosed() {
 		return nil, ErrClosed
 	}
-	return c.b.GetStore(ctx, id)
+	return c.b.GetStores(ctx)
+}
+
+// SetStoreState changes a store's state; see Backend.SetStoreState.
+func (c *Client) SetStoreState(ctx context.Context, id uint64, state StoreState) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	return c.b.SetStoreState(ctx, id, state)
+}
+
+// StoreHeartbeat reports a store's statistics.
+func (c *Client) StoreHeartbeat(ctx context.Context, stats StoreStats) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	return c.b.StoreHeartbeat(ctx, stats)
+}
+
+// RegionHeartbeat reports a region and returns the step to take now, or
+// nil; see Backend.RegionHeartbeat.
+func (c *Client) RegionHeartbeat(ctx context.Context, hb RegionHeartbeat) (*Operator, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	return c.b.RegionHeartbeat(ctx, hb)
+}
+
+// GetRegion returns the region holding key and its leader.
+func (c *Client) GetRegion(ctx context.Context, key []byte) (Region, Peer, error) {
+	if c.isClosed() {
+		return Region{}, Peer{}, ErrClosed
+	}
+	return c.b.GetRegion(ctx, key)
+}
+
+// GetRegionByID returns region id and its leader.
+func (c *Client) GetRegionByID(ctx context.Context, id uint64) (Region, Peer, error) {
+	if c.isClosed() {
+		return Region{}, Peer{}, ErrClosed
+	}
+	return c.b.GetRegionByID(ctx, id)
+}
+
+// ScanRegions returns regions in key order; see Backend.ScanRegions.
+func (c *Client) ScanRegions(ctx context.Context, start, end []byte, limit int) ([]RegionInfo, error) {
+	if c.isClosed() {
+		return nil, ErrClosed
+	}
+	return c.b.ScanRegions(ctx, start, end, limit)
+}
+
+// AskSplit allocates the IDs for splitting region.
+func (c *Client) AskSplit(ctx context.Context, region Region) (uint64, []uint64, error) {
+	if c.isClosed() {
+		return 0, nil, ErrClosed
+	}
+	return c.b.AskSplit(ctx, region)
+}
+
+// ReportSplit reports a finished split.
+func (c *Client) ReportSplit(ctx context.Context, left, right Region) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	return c.b.ReportSplit(ctx, left, right)
+}
+
+// AddOperator schedules an administrative step for a region.
+func (c *Client) AddOperator(ctx context.Context, regionID uint64, op Operator) error {
+	if c.isClosed() {
+		return ErrClosed
+	}
+	return c.b.AddOperator(ctx, regionID, op)
 }
 
 // ClusterID returns the cluster's ID.

@@ -52,10 +52,30 @@ func (m *memBackend) AllocID(context.Context) (uint64, error) { return 7, nil }
 func (m *memBackend) Bootstrap(_ context.Context, _ uint64, r []byte) (bool, []byte, error) {
 	return true, r, nil
 }
-func (m *memBackend) IsBootstrapped(context.Context) (bool, error)     { return true, nil }
-func (m *memBackend) PutStore(context.Context, uint64, []byte) error   { return nil }
-func (m *memBackend) GetStore(context.Context, uint64) ([]byte, error) { return nil, ErrStoreNotFound }
-func (m *memBackend) ClusterID() uint64                                { return 42 }
+func (m *memBackend) IsBootstrapped(context.Context) (bool, error) { return true, nil }
+func (m *memBackend) PutStore(context.Context, Store) error        { return nil }
+func (m *memBackend) GetStore(context.Context, uint64) (Store, error) {
+	return Store{}, ErrStoreNotFound
+}
+func (m *memBackend) GetStores(context.Context) ([]Store, error)                 { return nil, nil }
+func (m *memBackend) SetStoreState(context.Context, uint64, StoreState) error    { return nil }
+func (m *memBackend) StoreHeartbeat(context.Context, StoreStats) error           { return nil }
+func (m *memBackend) AddOperator(context.Context, uint64, Operator) error        { return nil }
+func (m *memBackend) ReportSplit(context.Context, Region, Region) error          { return nil }
+func (m *memBackend) AskSplit(context.Context, Region) (uint64, []uint64, error) { return 0, nil, nil }
+func (m *memBackend) RegionHeartbeat(context.Context, RegionHeartbeat) (*Operator, error) {
+	return nil, nil
+}
+func (m *memBackend) GetRegion(context.Context, []byte) (Region, Peer, error) {
+	return Region{}, Peer{}, ErrRegionNotFound
+}
+func (m *memBackend) GetRegionByID(context.Context, uint64) (Region, Peer, error) {
+	return Region{}, Peer{}, ErrRegionNotFound
+}
+func (m *memBackend) ScanRegions(context.Context, []byte, []byte, int) ([]RegionInfo, error) {
+	return nil, nil
+}
+func (m *memBackend) ClusterID() uint64 { return 42 }
 
 // queued returns the number of callers waiting for a batch.
 func queued(c *Client) int {

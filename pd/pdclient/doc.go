@@ -1,10 +1,25 @@
-// Package pdclient is how the rest of Skerry talks to the placement driver
-// (PD). It is the only PD package other packages may import; it imports
-// neither package pd nor etcd.
+// Package pdclient is how every other package talks to the placement
+// driver. It imports only the standard library and gRPC (never package pd
+// or etcd), so anything may import it.
 //
-// A Client wraps a Backend: today the in-process *pd.Server, later a gRPC
-// stub to a remote PD leader. The Client adds what every caller wants and no
-// backend should repeat:
+// It defines the wire types (Region, Peer, Epoch, Store, Operator, ...),
+// the errors every transport returns (sentinels and *NotLeaderError), the
+// Backend interface, and the Client. A Backend is either an in-process
+// *pd.Server (pdclient.New(server): the single-node default) or the gRPC
+// stub that Dial returns a Client over:
+//
+//	c, err := pdclient.Dial(ctx, []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"})
+//	ts, err := c.GetTS(ctx)
+//
+// Dial's Backend sends each call to the PD leader it last saw; a member
+// that is not the leader answers *NotLeaderError with the leader's URL,
+// which is followed at once; elections in progress and unreachable
+// members are retried against the others with exponential backoff (10 ms
+// to 500 ms) for at most WithRetryTimeout (default 10 s) per call. Errors
+// keep their identity over the wire (errors.Is with the sentinels works).
+// The service's messages and method names are in wire.go (frozen).
+//
+// The Client adds what every caller wants and no backend should repeat:
 //
 //   - Timestamp batching. GetTS is called for every command, so it must be
 //     cheap alone and coalesce under concurrency. At most one Backend.GetTS
@@ -19,6 +34,15 @@
 //   - Timestamp helpers: a timestamp is physical_ms<<LogicalBits | logical
 //     (ComposeTS, PhysicalMs, Logical).
 //
+// Operators: RegionHeartbeat answers with at most one step
+// (Operator) for the region's leader. PD repeats a step in every answer
+// until a heartbeat shows it done, so the leader must treat a step it has
+// already done or started as a no-op, and ignore a step whose Epoch is
+// older than its region's. New peers come with their ID allocated; a
+// split step leaves the split key to the leader (unless SplitKeys are
+// given), which gets the new IDs from AskSplit and reports the halves
+// with ReportSplit.
+//
 // Invariants:
 //   - Every timestamp returned by one Client is distinct, and timestamps
 //     returned to one goroutine strictly increase (the Backend returns
@@ -26,5 +50,5 @@
 //   - A caller whose context ends stops waiting; the timestamp reserved for
 //     it, if any, is dropped (never handed to anybody else).
 //   - After Close, every call fails with ErrClosed; Close waits for the
-//     dispatcher to exit.
+//     dispatcher to exit and closes Dial's connections.
 package pdclient

@@ -1,0 +1,273 @@
+package pd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/skerrydb/skerry/pd/pdclient"
+)
+
+// startCluster starts n PD members together (a member's Start returns only
+// once a quorum is up) with fast etcd timings, and closes them at test end.
+func startCluster(t *testing.T, n int) []*Server {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		servers, err := tryStartCluster(t, n)
+		if err == nil {
+			t.Cleanup(func() { closeAll(servers) })
+			return servers
+		}
+		if attempt == 2 {
+			t.Fatalf("start %d PD members: %v", n, err)
+		}
+	}
+}
+
+func tryStartCluster(t *testing.T, n int) ([]*Server, error) {
+	cfgs := make([]Config, n)
+	var initial []string
+	for i := range cfgs {
+		cfgs[i] = Config{
+			DataDir:          t.TempDir(),
+			Name:             fmt.Sprintf("pd%d", i),
+			ClientURL:        fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			PeerURL:          fmt.Sprintf("http://127.0.0.1:%d", freePort(t)),
+			LeaderLease:      time.Second,
+			ScheduleInterval: -1,
+			Logger:           zap.NewNop(),
+			unsafeNoFsync:    true,
+			tickMs:           10,
+			electionMs:       100,
+		}
+		initial = append(initial, cfgs[i].Name+"="+cfgs[i].PeerURL)
+	}
+	servers := make([]*Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range cfgs {
+		cfgs[i].InitialCluster = strings.Join(initial, ",")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			servers[i], errs[i] = Start(ctx, cfgs[i])
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		closeAll(servers)
+		return nil, err
+	}
+	return servers, nil
+}
+
+// closeAll closes the members one by one: an etcd leader that stops hands
+// its leadership to a peer first, which takes etcd's whole request timeout
+// if that peer is stopping too.
+func closeAll(servers []*Server) {
+	for _, s := range servers {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+// waitLeader polls until exactly one of servers (ignoring closed ones)
+// serves as PD leader and returns it.
+func waitPDLeader(t *testing.T, servers []*Server) *Server {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var leaders []*Server
+		for _, s := range servers {
+			if !s.closed.Load() && s.IsLeader() {
+				leaders = append(leaders, s)
+			}
+		}
+		if len(leaders) == 1 {
+			return leaders[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d PD leaders", len(leaders))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMultiMemberElectionAndRedirect(t *testing.T) {
+	servers := startCluster(t, 3)
+	leader := waitPDLeader(t, servers)
+	ctx := context.Background()
+	var followerURLs []string
+	for _, s := range servers {
+		if s.ClusterID() != leader.ClusterID() {
+			t.Fatalf("cluster IDs differ: %d vs %d", s.ClusterID(), leader.ClusterID())
+		}
+		if s == leader {
+			continue
+		}
+		followerURLs = append(followerURLs, s.ClientURL())
+		_, err := s.GetTS(ctx, 1)
+		var nl *pdclient.NotLeaderError
+		if !errors.As(err, &nl) || !errors.Is(err, pdclient.ErrNotLeader) {
+			t.Fatalf("follower GetTS err = %v, want *NotLeaderError", err)
+		}
+		if nl.LeaderURL != leader.ClientURL() {
+			t.Fatalf("follower names leader %q, want %q", nl.LeaderURL, leader.ClientURL())
+		}
+	}
+
+	// Only followers as endpoints: the client must follow the redirect.
+	c, err := pdclient.Dial(ctx, followerURLs, pdclient.WithRetryTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.ClusterID() != leader.ClusterID() {
+		t.Fatalf("Dial cluster ID %d, want %d", c.ClusterID(), leader.ClusterID())
+	}
+	checkConcurrentTS(t, func() (uint64, error) { return c.GetTS(ctx) }, func(int) {})
+
+	// Errors keep their identity over the wire.
+	if _, err := c.GetStore(ctx, 77); !errors.Is(err, pdclient.ErrStoreNotFound) {
+		t.Fatalf("remote GetStore err = %v, want ErrStoreNotFound", err)
+	}
+	if _, _, err := c.GetRegion(ctx, []byte("k")); !errors.Is(err, pdclient.ErrRegionNotFound) {
+		t.Fatalf("remote GetRegion err = %v", err)
+	}
+	// The metadata calls work remotely.
+	if err := c.PutStore(ctx, pdclient.Store{ID: 1, PeerAddr: "127.0.0.1:20160", RESPAddr: "127.0.0.1:6379"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.GetStore(ctx, 1)
+	if err != nil || st.RESPAddr != "127.0.0.1:6379" || st.State != pdclient.StoreUp {
+		t.Fatalf("GetStore = %+v, %v", st, err)
+	}
+	if err := c.StoreHeartbeat(ctx, pdclient.StoreStats{StoreID: 1, RegionCount: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := pdclient.Region{ID: 10, Epoch: pdclient.Epoch{ConfVer: 1, Version: 1}, Peers: []pdclient.Peer{{ID: 11, StoreID: 1}}}
+	if _, err := c.RegionHeartbeat(ctx, pdclient.RegionHeartbeat{Region: r, Leader: r.Peers[0]}); err != nil {
+		t.Fatal(err)
+	}
+	got, l, err := c.GetRegion(ctx, []byte("anything"))
+	if err != nil || got.ID != 10 || l.ID != 11 {
+		t.Fatalf("GetRegion = %+v %+v %v", got, l, err)
+	}
+	if id, err := c.AllocID(ctx); err != nil || id == 0 {
+		t.Fatalf("AllocID = %d, %v", id, err)
+	}
+}
+
+// TestLeaderFailover closes the PD leader member: another member takes
+// over, serves timestamps strictly above every one issued before, and
+// knows the stores and regions the old leader persisted.
+func TestLeaderFailover(t *testing.T) {
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) { testLeaderFailover(t, crash) })
+	}
+}
+
+// testLeaderFailover: with crash, the leader does not resign and the
+// others take over only when its lease expires.
+func testLeaderFailover(t *testing.T, crash bool) {
+	servers := startCluster(t, 3)
+	old := waitPDLeader(t, servers)
+	ctx := context.Background()
+	var urls []string
+	for _, s := range servers {
+		urls = append(urls, s.ClientURL())
+	}
+	c, err := pdclient.Dial(ctx, urls, pdclient.WithRetryTimeout(8*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var last uint64
+	for range 100 {
+		ts, err := c.GetTS(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts <= last {
+			t.Fatalf("ts %d after %d", ts, last)
+		}
+		last = ts
+	}
+	lastID, err := c.AllocID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutStore(ctx, pdclient.Store{ID: 3, PeerAddr: "127.0.0.1:1"}); err != nil {
+		t.Fatal(err)
+	}
+	r := pdclient.Region{ID: 20, StartKey: []byte("a"), Epoch: pdclient.Epoch{ConfVer: 1, Version: 2}, Peers: []pdclient.Peer{{ID: 21, StoreID: 3}}}
+	if _, err := c.RegionHeartbeat(ctx, pdclient.RegionHeartbeat{Region: r, Leader: r.Peers[0]}); err != nil {
+		t.Fatal(err)
+	}
+
+	old.crashOnClose.Store(crash)
+	closedAt := time.Now()
+	old.Close()
+	ts, err := c.GetTS(ctx) // retried by the client until a new leader serves
+	t.Logf("new leader serves %v after the close", time.Since(closedAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts <= last {
+		t.Fatalf("after failover ts %d <= %d issued by the old leader", ts, last)
+	}
+	next := waitPDLeader(t, servers)
+	if next == old {
+		t.Fatal("closed member still leads")
+	}
+	if id, err := c.AllocID(ctx); err != nil || id <= lastID {
+		t.Fatalf("AllocID after failover = %d, %v (last %d)", id, err, lastID)
+	}
+	if st, err := c.GetStore(ctx, 3); err != nil || st.PeerAddr != "127.0.0.1:1" {
+		t.Fatalf("store after failover = %+v, %v", st, err)
+	}
+	got, _, err := c.GetRegion(ctx, []byte("b"))
+	if err != nil || got.ID != 20 || got.Epoch.Version != 2 {
+		t.Fatalf("region after failover = %+v, %v", got, err)
+	}
+	// A stale heartbeat is still rejected by the new leader.
+	stale := r
+	stale.Epoch.Version = 1
+	if _, err := c.RegionHeartbeat(ctx, pdclient.RegionHeartbeat{Region: stale}); !errors.Is(err, pdclient.ErrStaleRegion) {
+		t.Fatalf("stale heartbeat err = %v, want ErrStaleRegion", err)
+	}
+}
+
+// BenchmarkGetTSRemote measures GetTS through Dial's gRPC Backend and the
+// Client's batching, against one member.
+func BenchmarkGetTSRemote(b *testing.B) {
+	s := startTestServer(b, b.TempDir(), nil)
+	c, err := pdclient.Dial(context.Background(), []string{s.ClientURL()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	for _, par := range []int{1, 64} {
+		b.Run(fmt.Sprintf("goroutines=%dxGOMAXPROCS", par), func(b *testing.B) {
+			b.SetParallelism(par)
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					if _, err := c.GetTS(ctx); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
