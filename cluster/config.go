@@ -36,6 +36,14 @@ type Config struct {
 	PD bool
 	// PDName is this node's PD member name in InitialCluster. Default "pd".
 	PDName string
+	// InitialReplicas is how many replicas the first region of a new
+	// multi-node cluster starts with (capped by the PD members in
+	// InitialCluster): the first node waits until that many stores have
+	// registered. Default 3.
+	InitialReplicas int
+	// MaxStoreDownTime: PD rebuilds elsewhere the replicas of a store
+	// silent for this long (embedded PD only). Default 30 min (as TiKV).
+	MaxStoreDownTime time.Duration
 	// Join lists the PD client endpoints (http://host:port) of the cluster
 	// this node joins; empty: the node's own PD member is enough.
 	Join []string
@@ -80,6 +88,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PDName == "" {
 		c.PDName = "pd"
+	}
+	if c.InitialReplicas == 0 {
+		c.InitialReplicas = 3
 	}
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 256 << 20

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,19 +87,35 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	initial := cfg.InitialCluster
 	if initial == "" {
-		initial = "pd=http://" + cfg.PDPeerAddr
+		initial = cfg.PDName + "=http://" + cfg.PDPeerAddr
 	}
-	n.pd, err = pd.Start(ctx, pd.Config{
-		DataDir:        filepath.Join(cfg.DataDir, "pd"),
-		Name:           "pd",
-		ClientURL:      "http://" + cfg.PDClientAddr,
-		PeerURL:        "http://" + cfg.PDPeerAddr,
-		InitialCluster: initial,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cluster: start pd: %w", err)
+	multi := len(cfg.Join) > 0 || strings.Count(initial, "=") > 1
+	if cfg.PD || len(cfg.Join) == 0 {
+		n.pd, err = pd.Start(ctx, pd.Config{
+			DataDir:          filepath.Join(cfg.DataDir, "pd"),
+			Name:             cfg.PDName,
+			ClientURL:        "http://" + cfg.PDClientAddr,
+			PeerURL:          "http://" + cfg.PDPeerAddr,
+			InitialCluster:   initial,
+			MaxStoreDownTime: cfg.MaxStoreDownTime,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cluster: start pd: %w", err)
+		}
 	}
-	n.pdc = pdclient.New(n.pd)
+	if multi {
+		// The local member may be a follower: talk to whichever member
+		// leads (Dial follows the redirects).
+		eps := slices.Clone(cfg.Join)
+		if n.pd != nil {
+			eps = append(eps, "http://"+cfg.PDClientAddr)
+		}
+		if n.pdc, err = pdclient.Dial(ctx, eps); err != nil {
+			return nil, fmt.Errorf("cluster: connect to pd: %w", err)
+		}
+	} else {
+		n.pdc = pdclient.New(n.pd)
+	}
 	storeID, err := n.storeIdent(ctx)
 	if err != nil {
 		return nil, err
@@ -124,13 +142,25 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	if err != nil {
 		return nil, err
 	}
-	if err := n.bootstrap(ctx, storeID); err != nil {
+	if multi {
+		if err := n.register(ctx); err != nil {
+			return nil, err
+		}
+		if err := n.bootstrapCluster(ctx, min(cfg.InitialReplicas, strings.Count(initial, "="))); err != nil {
+			return nil, err
+		}
+	} else if err := n.bootstrap(ctx, storeID); err != nil {
 		return nil, err
 	}
 	n.raft.Start()
-	for _, r := range n.raft.Regions() {
-		if err := n.raft.WaitLeader(ctx, r.ID); err != nil {
-			return nil, fmt.Errorf("cluster: region %d has no leader: %w", r.ID, err)
+	if !multi {
+		// A lone node serves only once it leads (at once: it is the
+		// only voter). A cluster node serves at once and forwards
+		// until its regions have leaders.
+		for _, r := range n.raft.Regions() {
+			if err := n.raft.WaitLeader(ctx, r.ID); err != nil {
+				return nil, fmt.Errorf("cluster: region %d has no leader: %w", r.ID, err)
+			}
 		}
 	}
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
