@@ -16,8 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/skerrydb/skerry/cluster/rpc"
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/mvcc"
 	"github.com/skerrydb/skerry/mvcc/engine"
@@ -54,6 +56,9 @@ type Node struct {
 	statusLn net.Listener
 	metrics  *metrics
 	storeID  uint64
+	rpcc     *rpc.Client // nil on a single node
+	rpcs     *rpc.Server
+	disp     atomic.Pointer[commands.Dispatcher]
 
 	wg           sync.WaitGroup
 	shutdownReq  chan struct{}
@@ -130,9 +135,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	if err != nil {
 		return nil, fmt.Errorf("cluster: load locks: %w", err)
 	}
+	var transport regionraft.Transport
+	if multi {
+		n.rpcc, err = rpc.NewClient(storeID, storeResolver{n.pdc}, rpc.ClientOptions{Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		transport = n.rpcc
+	}
 	n.raft, err = regionraft.NewStore(regionraft.Config{
-		StoreID: storeID,
-		Engine:  n.engine,
+		StoreID:   storeID,
+		Engine:    n.engine,
+		Transport: transport,
 		Applier: &applier{expiry: tracker, gc: gcMarks, locks: locks, cache: cache},
 		// The version cache is only valid while this node leads without
 		// interruption (mvcc.VersionCache): forget it on every change.
@@ -143,6 +157,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		return nil, err
 	}
 	if multi {
+		if err := n.serveRPC(); err != nil {
+			return nil, err
+		}
 		if err := n.register(ctx); err != nil {
 			return nil, err
 		}
@@ -164,6 +181,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		}
 	}
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
+	if multi {
+		n.exec.route = n.routeViaPD
+	}
 	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.ExpirePeriod, batch: 200, log: log, leads: n.leads}
 	n.gc = &collector{tracker: gcMarks, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
@@ -180,7 +200,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		Version:   RedisVersion,
 		Stats:     stats,
 	}
+	if multi {
+		env.Forward = forwarder{n.rpcc}
+	}
 	disp := commands.NewDispatcher(n.ctx, commands.NewRedisTable(), env)
+	n.disp.Store(disp)
 	n.resp = resp.NewServer(resp.Config{
 		Addr:            cfg.Addr,
 		MaxClients:      cfg.MaxClients,
@@ -238,6 +262,27 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	return n, nil
 }
 
+// serveRPC starts the internal RPC server on the peer address.
+func (n *Node) serveRPC() error {
+	srv, err := rpc.NewServer(rpcHandler{n}, rpc.ServerOptions{Logger: n.log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", n.cfg.PeerAddr)
+	if err != nil {
+		return fmt.Errorf("cluster: listen %s: %w", n.cfg.PeerAddr, err)
+	}
+	n.rpcs = srv
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+			n.log.Error("internal rpc server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
 // leads snapshots the regions this node leads.
 func (n *Node) leads() ledSlots { return ledBy(n.raft, n.storeID) }
 
@@ -272,9 +317,15 @@ func (n *Node) Close() error {
 			errs = append(errs, n.status.Close())
 		}
 		n.cancel()
+		if n.rpcs != nil {
+			n.rpcs.Stop() // no more raft messages or forwarded commands
+		}
 		n.wg.Wait()
 		if n.raft != nil {
 			n.raft.Stop()
+		}
+		if n.rpcc != nil {
+			errs = append(errs, n.rpcc.Close())
 		}
 		if n.pdc != nil {
 			n.pdc.Close()
@@ -391,3 +442,9 @@ func (n *Node) Store() commands.Store { return n.exec }
 // CombinedCommands is the number of write commands that ran inside another
 // command's transaction because they targeted the same keys concurrently.
 func (n *Node) CombinedCommands() int64 { return n.exec.comb.combined.Load() }
+
+// LeaderCount is how many regions this node leads now.
+func (n *Node) LeaderCount() int { return len(n.leads().regions) }
+
+// StoreID is this node's store id.
+func (n *Node) StoreID() uint64 { return n.storeID }

@@ -62,12 +62,18 @@ type ForwardRequest struct {
 	// Hops counts how many times the command was forwarded already; the
 	// Handler refuses loops beyond its limit.
 	Hops int
+	// State is the rest of the connection's state, opaque to this package
+	// (the node encodes it: MULTI queue, watched keys).
+	State []byte
 }
 
 // ForwardResponse is the reply to a ForwardRequest.
 type ForwardResponse struct {
 	// Reply is the raw RESP reply, written to the client as-is.
 	Reply []byte
+	// State is the connection's state after the command, opaque to this
+	// package.
+	State []byte
 }
 
 // Defaults of ServerOptions.

@@ -479,6 +479,7 @@ func (d *snapshotDone) decodeFields(b []byte) error {
 //	3 bytes  User
 //	4 bytes  one argument, repeated in order (Args[0] is the command name)
 //	5 varint Hops
+//	6 bytes  State
 
 func (r *ForwardRequest) appendFields(b []byte) ([]byte, error) {
 	if r.DB != 0 {
@@ -495,6 +496,9 @@ func (r *ForwardRequest) appendFields(b []byte) ([]byte, error) {
 		b = appendBytesField(b, 4, a)
 	}
 	b = appendVarintField(b, 5, uint64(r.Hops))
+	if len(r.State) > 0 {
+		b = appendBytesField(b, 6, r.State)
+	}
 	return b, nil
 }
 
@@ -523,6 +527,10 @@ func (r *ForwardRequest) decodeFields(b []byte) error {
 			}
 		case 5:
 			r.Hops, err = fl.smallInt()
+		case 6:
+			if err = fl.want(kindBytes); err == nil {
+				r.State = fl.data
+			}
 		}
 		return err
 	})
@@ -533,9 +541,10 @@ func (r *ForwardRequest) decodeFields(b []byte) error {
 // Tags (FROZEN):
 //
 //	1 bytes ForwardResponse.Reply
-//	2 bytes rpcStatus: present iff the handler failed (then 1 is absent)
+//	2 bytes rpcStatus: present iff the handler failed (then 1 and 3 are absent)
+//	3 bytes ForwardResponse.State
 //
-// Later ForwardResponse fields take tags 3 and up.
+// Later ForwardResponse fields take tags 4 and up.
 type forwardReply struct {
 	resp ForwardResponse
 	err  *rpcStatus
@@ -548,6 +557,9 @@ func (f *forwardReply) appendFields(b []byte) ([]byte, error) {
 	if len(f.resp.Reply) > 0 {
 		b = appendBytesField(b, 1, f.resp.Reply)
 	}
+	if len(f.resp.State) > 0 {
+		b = appendBytesField(b, 3, f.resp.State)
+	}
 	return b, nil
 }
 
@@ -559,6 +571,11 @@ func (f *forwardReply) decodeFields(b []byte) error {
 				return err
 			}
 			f.resp.Reply = fl.data
+		case 3:
+			if err := fl.want(kindBytes); err != nil {
+				return err
+			}
+			f.resp.State = fl.data
 		case 2:
 			if err := fl.want(kindBytes); err != nil {
 				return err

@@ -48,6 +48,8 @@ func wireSamples() []struct {
 		{"forward_request_negative_db", &ForwardRequest{DB: -1, Proto: 2, Args: [][]byte{[]byte("PING")}}},
 		{"forward_reply", &forwardReply{resp: ForwardResponse{Reply: []byte("+OK\r\n")}}},
 		{"forward_reply_err", &forwardReply{err: &rpcStatus{code: 12, msg: "not leader"}}},
+		{"forward_request_state", &ForwardRequest{Proto: 2, Args: [][]byte{[]byte("EXEC")}, State: []byte{1, 0, 2}}},
+		{"forward_reply_state", &forwardReply{resp: ForwardResponse{Reply: []byte(":1\r\n"), State: []byte{1, 7}}}},
 	}
 }
 

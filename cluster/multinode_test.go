@@ -1,0 +1,127 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/skerrydb/skerry/cluster/clustertest"
+)
+
+// TestThreeNodesServeAnyKeyFromAnyNode starts three PD-member nodes: the
+// first region is replicated on all three, and every node serves every
+// key (the followers forward to the leader).
+func TestThreeNodesServeAnyKeyFromAnyNode(t *testing.T) {
+	c := clustertest.StartCluster(t, clustertest.ClusterConfigs(t, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	clients := make([]*redis.Client, 3)
+	for i, n := range c.Nodes {
+		clients[i] = redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+		defer clients[i].Close()
+	}
+	for i := range 30 {
+		cl := clients[i%3]
+		key := fmt.Sprintf("k%d", i)
+		if err := cl.Set(ctx, key, i, 0).Err(); err != nil {
+			t.Fatalf("SET %s via node %d: %v", key, i%3+1, err)
+		}
+	}
+	for i := range 30 {
+		for j, cl := range clients {
+			v, err := cl.Get(ctx, fmt.Sprintf("k%d", i)).Int()
+			if err != nil || v != i {
+				t.Fatalf("GET k%d via node %d: %v %v", i, j+1, v, err)
+			}
+		}
+	}
+	// A transaction through a follower runs on the leader as one.
+	for j, cl := range clients {
+		_, err := cl.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Incr(ctx, "counter")
+			p.Incr(ctx, "counter")
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("MULTI/EXEC via node %d: %v", j+1, err)
+		}
+	}
+	if v, err := clients[0].Get(ctx, "counter").Int(); err != nil || v != 6 {
+		t.Fatalf("counter = %v %v, want 6", v, err)
+	}
+}
+
+// TestLeaderCrashLosesNoAcknowledgedWrite stops the node leading the
+// region while clients write through the others: a new leader takes over
+// and every acknowledged write is readable afterwards.
+func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
+	c := clustertest.StartCluster(t, clustertest.ClusterConfigs(t, 3))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader := waitLeader(t, c)
+	var survivors []*redis.Client
+	for i, n := range c.Nodes {
+		if i != leader {
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr(), MaxRetries: -1})
+			defer cl.Close()
+			survivors = append(survivors, cl)
+		}
+	}
+	acked := map[string]bool{}
+	write := func(i int) error {
+		key := fmt.Sprintf("w%d", i)
+		err := survivors[i%2].Set(ctx, key, i, 0).Err()
+		if err == nil {
+			acked[key] = true
+		}
+		return err
+	}
+	for i := range 50 {
+		if err := write(i); err != nil {
+			t.Fatalf("write %d before the crash: %v", i, err)
+		}
+	}
+	c.Stop(leader)
+	stopped := time.Now()
+	var firstOK time.Duration
+	for i := 50; i < 150; i++ {
+		if err := write(i); err == nil && firstOK == 0 {
+			firstOK = time.Since(stopped)
+		}
+	}
+	t.Logf("first acknowledged write %v after the leader stopped", firstOK)
+	if firstOK == 0 {
+		t.Fatal("no write succeeded after the leader stopped")
+	}
+	for key := range acked {
+		if _, err := survivors[0].Get(ctx, key).Result(); err != nil {
+			t.Fatalf("acknowledged %s lost: %v", key, err)
+		}
+	}
+	// The old leader comes back as a follower and catches up.
+	c.Restart(leader)
+	back := redis.NewClient(&redis.Options{Addr: c.Nodes[leader].Addr(), MaxRetries: -1})
+	defer back.Close()
+	if v, err := back.Get(ctx, "w149").Int(); err != nil && acked["w149"] || err == nil && v != 149 {
+		t.Fatalf("w149 via the restarted node: %v %v", v, err)
+	}
+}
+
+// waitLeader returns the index of the node leading the first region.
+func waitLeader(t *testing.T, c *clustertest.Cluster) int {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, n := range c.Nodes {
+			if n != nil && n.LeaderCount() > 0 {
+				return i
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no leader")
+	return -1
+}
