@@ -242,6 +242,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 			return nil, err
 		}
 	}
+	if multi {
+		pl := &placement{storeID: storeID, pdc: n.pdc, raft: n.raft, log: log,
+			storeEvery: 10 * time.Second, regionEvery: time.Second}
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); pl.run(n.ctx) }()
+	}
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.expirer.run(n.ctx) }()
 	n.wg.Add(1)
