@@ -171,7 +171,10 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 			exited <- fmt.Sprintf("node %d (pid %d) exited: %v", i, pr.cmd.Process.Pid, errOrOK(err))
 		}(n.Index, logf)
 	}
-	if err := waitReady(ctx, nodes, c.ReadyTimeout); err != nil {
+	if err := waitReady(ctx, nodes, c.ReadyTimeout, exited); err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting: the deferred stop cleans up
+		}
 		return err
 	}
 	fmt.Fprintf(out, "\nSkerry playground is up: %d nodes, any node serves any key.\n", len(nodes))
@@ -202,8 +205,9 @@ func portOf(addr string) string {
 	return p
 }
 
-// waitReady polls every node's RESP port until it answers PING.
-func waitReady(ctx context.Context, nodes []Node, timeout time.Duration) error {
+// waitReady polls every node's RESP port until it answers PING. A node
+// that exits first fails the start (its log says why).
+func waitReady(ctx context.Context, nodes []Node, timeout time.Duration, exited <-chan string) error {
 	deadline := time.Now().Add(timeout)
 	for _, n := range nodes {
 		for {
@@ -217,6 +221,9 @@ func waitReady(ctx context.Context, nodes []Node, timeout time.Duration) error {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
+			case msg := <-exited:
+				return fmt.Errorf("playground: %s before the cluster was up; see the skerry.log files under %s",
+					msg, filepath.Dir(n.DataDir))
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
