@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
@@ -57,6 +58,7 @@ func serverFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-client-addr", Value: "127.0.0.1:2379", Usage: "embedded PD client address (host:port)", EnvVars: []string{"SKERRY_PD_CLIENT_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "pd-peer-addr", Value: "127.0.0.1:2380", Usage: "embedded PD peer address (host:port)", EnvVars: []string{"SKERRY_PD_PEER_ADDR"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "initial-cluster", Usage: "embedded PD members, name=http://host:port,... (default: this node alone)", EnvVars: []string{"SKERRY_INITIAL_CLUSTER"}}),
+		altsrc.NewDurationFlag(&cli.DurationFlag{Name: "max-store-down-time", Value: 30 * time.Minute, Usage: "PD rebuilds elsewhere the replicas of a store silent this long (PD members only)", EnvVars: []string{"SKERRY_MAX_STORE_DOWN_TIME"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "requirepass", Usage: "password of the default user; clients must AUTH before any other command", EnvVars: []string{"SKERRY_REQUIREPASS"}}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "maxclients", Value: 10000, Usage: "maximum number of connected clients (Redis maxclients)", EnvVars: []string{"SKERRY_MAXCLIENTS"}}),
 		altsrc.NewInt64Flag(&cli.Int64Flag{Name: "proto-max-bulk-len", Value: 512 << 20, Usage: "largest bulk string accepted, in bytes (Redis proto-max-bulk-len)", EnvVars: []string{"SKERRY_PROTO_MAX_BULK_LEN"}}),
@@ -91,19 +93,20 @@ func configFromCLI(c *cli.Context) (cluster.Config, slog.Level, error) {
 		return cluster.Config{}, level, fmt.Errorf("--pd=false needs --join: a node without a PD member must know the cluster's PD")
 	}
 	cfg := cluster.Config{
-		Addr:            c.String("addr"),
-		DataDir:         c.String("data-dir"),
-		StatusAddr:      c.String("status-addr"),
-		PeerAddr:        c.String("peer-addr"),
-		PDClientAddr:    c.String("pd-client-addr"),
-		PDPeerAddr:      c.String("pd-peer-addr"),
-		InitialCluster:  c.String("initial-cluster"),
-		PD:              c.Bool("pd"),
-		PDName:          c.String("pd-name"),
-		Join:            splitList(c.String("join")),
-		RequirePass:     c.String("requirepass"),
-		MaxClients:      c.Int("maxclients"),
-		ProtoMaxBulkLen: c.Int64("proto-max-bulk-len"),
+		Addr:             c.String("addr"),
+		DataDir:          c.String("data-dir"),
+		StatusAddr:       c.String("status-addr"),
+		PeerAddr:         c.String("peer-addr"),
+		PDClientAddr:     c.String("pd-client-addr"),
+		PDPeerAddr:       c.String("pd-peer-addr"),
+		InitialCluster:   c.String("initial-cluster"),
+		PD:               c.Bool("pd"),
+		PDName:           c.String("pd-name"),
+		Join:             splitList(c.String("join")),
+		MaxStoreDownTime: c.Duration("max-store-down-time"),
+		RequirePass:      c.String("requirepass"),
+		MaxClients:       c.Int("maxclients"),
+		ProtoMaxBulkLen:  c.Int64("proto-max-bulk-len"),
 	}
 	return cfg, level, cfg.Validate()
 }
