@@ -2,87 +2,9 @@ package regionraft
 
 import (
 	"errors"
-	"io"
-	"sync"
+	"fmt"
 	"testing"
-
-	"google.golang.org/protobuf/proto"
 )
-
-// chanTransport delivers messages between in-process stores through one
-// unbounded queue and delivery goroutine per target store, so Send never
-// blocks the sender's raft goroutine. Messages are cloned, as a wire would.
-type chanTransport struct {
-	mu      sync.Mutex
-	stores  map[uint64]*Store
-	queues  map[uint64][]RaftMessage
-	wake    map[uint64]chan struct{}
-	down    map[uint64]bool // messages to or from these stores are dropped
-	stopped chan struct{}
-	wg      sync.WaitGroup
-}
-
-func newChanTransport() *chanTransport {
-	return &chanTransport{stores: map[uint64]*Store{}, queues: map[uint64][]RaftMessage{},
-		wake: map[uint64]chan struct{}{}, down: map[uint64]bool{}, stopped: make(chan struct{})}
-}
-
-func (tr *chanTransport) register(storeID uint64, s *Store) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	tr.stores[storeID] = s
-	if _, ok := tr.wake[storeID]; ok {
-		return
-	}
-	wake := make(chan struct{}, 1)
-	tr.wake[storeID] = wake
-	tr.wg.Add(1)
-	go func() {
-		defer tr.wg.Done()
-		for {
-			select {
-			case <-tr.stopped:
-				return
-			case <-wake:
-			}
-			tr.mu.Lock()
-			q, s := tr.queues[storeID], tr.stores[storeID]
-			tr.queues[storeID] = nil
-			tr.mu.Unlock()
-			for _, m := range q {
-				_ = s.Step(m) // a stopped store drops it
-			}
-		}
-	}()
-}
-
-func (tr *chanTransport) Send(msgs []RaftMessage) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for _, m := range msgs {
-		to := m.To.StoreID
-		if tr.down[to] || tr.down[m.From.StoreID] || tr.wake[to] == nil {
-			continue
-		}
-		m.Msg = proto.CloneOf(m.Msg)
-		tr.queues[to] = append(tr.queues[to], m)
-		select {
-		case tr.wake[to] <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// SendSnapshot is not supported by chanTransport yet.
-func (tr *chanTransport) SendSnapshot(_ RaftMessage, data io.ReadCloser, done func(error)) {
-	_ = data.Close()
-	done(ErrNoTransport)
-}
-
-func (tr *chanTransport) close() {
-	close(tr.stopped)
-	tr.wg.Wait()
-}
 
 func threeVoterRegion() Region {
 	return Region{ID: 1, Epoch: Epoch{ConfVer: 1, Version: 1},
@@ -167,9 +89,7 @@ func TestThreeVoters(t *testing.T) {
 	})
 
 	// Cut the leader off: the others elect a new one and keep serving.
-	tr.mu.Lock()
-	tr.down[leader.StoreID] = true
-	tr.mu.Unlock()
+	tr.setDown(leader.StoreID, true)
 	// A proposal on the isolated leader can never commit: it must fail
 	// (NotLeaderError once it steps down first, or ErrProposalDropped when
 	// the new leader's log overwrites it after the partition heals), not hang.
@@ -187,20 +107,26 @@ func TestThreeVoters(t *testing.T) {
 	})
 	proposeN(t, stores[newLeader.StoreID], 1, "y", 5)
 
-	tr.mu.Lock()
-	tr.down[leader.StoreID] = false
-	tr.mu.Unlock()
+	tr.setDown(leader.StoreID, false)
 	var nle *NotLeaderError
-	if err := <-isolated; !errors.As(err, &nle) && !errors.Is(err, ErrProposalDropped) {
+	// (Or, when a snapshot resets the old leader's peer first, an unknown
+	// outcome: the store cannot tell whether the entry made it.)
+	if err := <-isolated; !errors.As(err, &nle) && !errors.Is(err, ErrProposalDropped) && !errors.Is(err, ErrOutcomeUnknown) {
 		t.Fatalf("proposal on isolated leader: %v", err)
 	} else {
 		t.Logf("proposal on isolated leader: %v", err)
 	}
-	eventually(t, "old leader catches up", func() bool { return len(appliers[leader.StoreID].entries(1)) == 25 })
-	for _, e := range appliers[leader.StoreID].entries(1) {
-		if e.cmd == "isolated" {
-			t.Fatal("isolated proposal applied")
-		}
+	// The old leader catches up by log or, when the new leader truncated
+	// its log meanwhile, by snapshot (then its applier sees no entries).
+	eng := engines[leader.StoreID]
+	for i := 0; i < 5; i++ {
+		eventually(t, "old leader catches up", func() bool {
+			_, err := eng.Get(cmdKey(fmt.Sprintf("y%04d", i)))
+			return err == nil
+		})
+	}
+	if _, err := eng.Get(cmdKey("isolated")); err == nil {
+		t.Fatal("isolated proposal applied")
 	}
 }
 
@@ -250,9 +176,7 @@ func TestOnLeaderChangeReportsGainAndLoss(t *testing.T) {
 	}
 	// Isolate the leader: CheckQuorum makes it step down (a loss), and
 	// another store reports a gain.
-	tr.mu.Lock()
-	tr.down[first.store] = true
-	tr.mu.Unlock()
+	tr.setDown(first.store, true)
 	lost, gained := false, false
 	for !lost || !gained {
 		select {

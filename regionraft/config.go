@@ -83,6 +83,7 @@ const (
 	DefaultMaxSizePerMsg      = 1 << 20
 	DefaultMaxInflightMsgs    = 256
 	DefaultEntryCacheSize     = 1024
+	DefaultSnapshotBatchBytes = 4 << 20
 )
 
 // Config configures a Store.
@@ -120,6 +121,10 @@ type Config struct {
 	// EntryCacheSize is the number of recent log entries per region kept in
 	// memory to avoid engine reads. Default 1024.
 	EntryCacheSize int
+	// SnapshotBatchBytes bounds the bytes (keys plus values) of one engine
+	// batch while a received snapshot is written: the memory a snapshot
+	// takes on the receiving store. Default 4 MiB.
+	SnapshotBatchBytes int
 	// OnLeaderChange, if set, is called from the raft goroutine when this
 	// store's peer of a region becomes or stops being its leader, before
 	// any request is served in the new role. It must not block.
@@ -166,6 +171,9 @@ func (c *Config) Validate() error {
 	if c.EntryCacheSize == 0 {
 		c.EntryCacheSize = DefaultEntryCacheSize
 	}
+	if c.SnapshotBatchBytes == 0 {
+		c.SnapshotBatchBytes = DefaultSnapshotBatchBytes
+	}
 	if c.Logger == nil {
 		c.Logger = &raft.DefaultLogger{Logger: log.New(os.Stderr, "raft ", log.LstdFlags)}
 	}
@@ -176,8 +184,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: HeartbeatTick %d < 1", ErrInvalidConfig, c.HeartbeatTick)
 	case c.ElectionTick <= c.HeartbeatTick:
 		return fmt.Errorf("%w: ElectionTick %d must exceed HeartbeatTick %d", ErrInvalidConfig, c.ElectionTick, c.HeartbeatTick)
-	case c.MaxBatchProposals < 1, c.MaxInflightMsgs < 1, c.EntryCacheSize < 1:
-		return fmt.Errorf("%w: MaxBatchProposals, MaxInflightMsgs and EntryCacheSize must be positive", ErrInvalidConfig)
+	case c.MaxBatchProposals < 1, c.MaxInflightMsgs < 1, c.EntryCacheSize < 1, c.SnapshotBatchBytes < 1:
+		return fmt.Errorf("%w: MaxBatchProposals, MaxInflightMsgs, EntryCacheSize and SnapshotBatchBytes must be positive", ErrInvalidConfig)
 	}
 	return nil
 }

@@ -7,9 +7,16 @@
 //   - The raft state of every local region under the node-local keys of
 //     mvcc/keys: log entries (RaftLogKey), hard state (RaftHardStateKey,
 //     raftpb.HardState protobuf), apply state (RaftApplyStateKey: applied
-//     index + truncated index/term, frozen format in storage.go) and the
-//     region descriptor (RegionStateKey, frozen format in region.go).
-//   - The raft loop, proposal/read waiters, raft log GC and metrics.
+//     index + truncated index/term, frozen format in storage.go), the raft
+//     ConfState once a conf change or snapshot was applied
+//     (RaftConfStateKey, raftpb.ConfState protobuf), the region descriptor
+//     (RegionStateKey, frozen format in region.go), the tombstones of
+//     destroyed peers (RegionTombstoneKey: uvarint removed peer id) and the
+//     mark of a region whose data a snapshot is replacing
+//     (RaftSnapshotPendingKey).
+//   - The raft loop, proposal/read waiters, raft log GC and metrics;
+//     membership changes, snapshots (stream format in snapshot.go), leader
+//     transfer, splits and region epochs.
 //
 // It does not own the data written by commands: an Applier (declared here,
 // implemented above) turns each committed command into engine writes, and a
@@ -21,8 +28,22 @@
 //	err = s.BootstrapRegion(region)  // new regions only (idempotent)
 //	s.Start()
 //	err = s.Propose(ctx, regionID, cmd)  // nil: committed, durable, applied here
+//	err = s.ProposeEpoch(ctx, regionID, epoch, cmd) // same, refused if epoch is stale
 //	err = s.ReadBarrier(ctx, regionID)   // then read the engine
 //	s.Stop()                         // then close the engine
+//
+// Administration (on the region's leader; each returns once applied here):
+//
+//	s.ChangePeers(ctx, regionID, []PeerChange{{AddLearner, peer}})
+//	s.ChangePeers(ctx, regionID, []PeerChange{{AddVoter, peer}, {RemovePeer, old}}) // joint
+//	s.TransferLeader(ctx, regionID, toPeerID)
+//	key, err := s.SplitKey(regionID) // a Redis-key (preferably slot) boundary
+//	left, right, err := s.Split(ctx, regionID, epoch, key, newID, newPeerIDs)
+//
+// The transport of a receiving store hands snapshots to
+// s.ReceiveSnapshot(ctx, msgSnap, stream) and every other message to
+// s.Step(m). s.QuarantinedRegions() lists local replicas that need
+// replacing; s.ApproximateSize(regionID) feeds the split checker.
 //
 // # The loop and its invariants
 //
@@ -35,10 +56,14 @@
 //     durable in this store's log before the round (Applier.Apply) and the
 //     new apply state, committed WITHOUT sync on a helper goroutine, which
 //     then completes those proposals;
-//   - the log batch: new log entries and hard states of every region (and
-//     the rare committed entries not yet durable here, applied after their
-//     append), committed by the loop goroutine itself with sync=true when
-//     any Ready requires it: one fsync for all regions (group commit).
+//   - the log batch: new log entries and hard states of every region (and,
+//     for a region with a committed entry not yet durable here, all of its
+//     committed entries, applied after their append), committed by the
+//     loop goroutine itself with sync=true when any Ready requires it: one
+//     fsync for all regions (group commit).
+//
+// The two batches commit in no set order, so everything one region writes
+// in a round (effects, apply state, log truncation) goes into one of them.
 //
 // Both run at the same time; the round joins them, then sends messages
 // (followers acknowledge only persisted entries), completes the remaining
@@ -60,9 +85,86 @@
 //     Applier reads of the engine (they are in the uncommitted batch):
 //     appliers should write modifications computed at proposal time.
 //   - Log GC: once more than Config.RaftLogGCThreshold applied entries are
-//     kept, the next round deletes them and records the truncated index and
-//     term in the apply state, in one batch. A leader keeps entries that
-//     recently active followers still need (snapshots are not implemented).
+//     kept, the leader proposes a compact-log admin entry; each replica
+//     deletes the entries up to it and records the truncated index and term
+//     in the apply state, in one batch. The leader keeps what followers
+//     still need, but never more than RaftLogGCThreshold applied entries: a
+//     follower further behind (or a new one) gets a snapshot.
+//
+// # Membership
+//
+// ChangePeers proposes a raft ConfChangeV2 (one change: simple; more: joint
+// consensus, left automatically by raft). The entry's Context carries the
+// proposal id and the stores of the peers named. Applied on every replica
+// at the same index, it updates raft's configuration (ApplyConfChange), the
+// descriptor (members of both halves of a joint configuration are listed; a
+// peer votes unless it is a learner in both; Epoch.ConfVer+1) and the
+// ConfState, both in the batch of the applied index. The leader refuses to
+// remove or demote itself and to leave no voter; one change at a time
+// (ErrConfChangePending).
+//
+// A peer that applies its own removal writes a tombstone in the same batch
+// and is destroyed at the end of the round (one synced batch: raft state,
+// descriptor and, unless another local region overlaps them, its data); a
+// restart finishes a destruction cut short. The leader tells a removed
+// follower that holds the entry that it is committed (a heartbeat carrying
+// the commit index), as raft would send it nothing more. A peer removed
+// while cut off from the leader does not learn it; it is destroyed when a
+// message arrives for a newer peer of the region on this store (peer ids
+// only grow: the store then holds a superseded peer), otherwise it lingers,
+// harmless but idle, until a stale-peer check with PD (future work).
+//
+// A message from a leader (MsgApp, MsgHeartbeat) for a region with no local
+// peer, addressed to this store and to a peer id above the region's
+// tombstone, creates an uninitialized peer: no range, empty ConfState, not
+// published (Propose and RegionForKeys do not see it). It only waits for a
+// snapshot. It is not persisted: after a restart the next message creates it
+// again, reloading the hard state the rounds persisted (so a vote is never
+// forgotten).
+//
+// # Snapshots
+//
+// peerStorage.Snapshot returns the applied index/term/ConfState with the
+// encoded descriptor as data, and pins an engine snapshot of the same state
+// (only outside a round: during one the engine lags the in-memory applied
+// index, and raft is told to retry). The MsgSnap goes to
+// Transport.SendSnapshot with a stream of the region's records read from the
+// pin (snapshot.go: framed, versioned, CRC-32C); the outcome is reported to
+// raft (ReportSnapshot) on the raft goroutine.
+//
+// ReceiveSnapshot (crash-safe order, see its comment) never rolls back
+// raft's in-memory state (a follower must not lose log entries it
+// acknowledged): an initialized peer is frozen while its data are
+// replaced, then the MsgSnap is stepped into the same RawNode, whose Ready
+// writes descriptor, ConfState, apply state (applied = truncated = snapshot
+// index), hard state and the deletion of the old log in one synced batch.
+// The records go to table files ingested at once after the whole stream is
+// verified when the engine is an engine.SSTIngester (Pebble), else to
+// batches bounded by Config.SnapshotBatchBytes. Before the first write to
+// an initialized peer's data a pending mark is made durable; a transfer
+// that fails after it, or a crash before the final batch, leaves the peer
+// quarantined (frozen, unpublished, listed by QuarantinedRegions, also
+// after a restart) until the region replaces or removes it. An
+// uninitialized peer's partial data are simply unreferenced. A snapshot
+// overlapping another local region is refused.
+//
+// # Split and epochs
+//
+// Split proposes an admin entry; every replica applies it atomically: the
+// region keeps its id and [StartKey, splitKey), the new region gets
+// [splitKey, EndKey) on the same stores with the given peer ids, both
+// Epoch.Version+1; both descriptors and the new region's initial raft state
+// are in the batch of the applied index, and the new peer is registered
+// after the round (replacing an uninitialized one, keeping its term and
+// vote). The replica that led the old region campaigns for the new one.
+// SplitKey picks a Redis-key (preferably slot) boundary near the middle of
+// the region's records; ApproximateSize scans the region.
+//
+// ProposeEpoch carries the epoch version the request was routed with. It is
+// checked when proposed and again when applied: the version is replicated
+// state, so a command that a split overtook in the log is skipped alike on
+// every replica (never handed to the Applier) and its caller gets
+// *EpochNotMatchError with the current descriptors.
 //
 // # Raft settings
 //
@@ -77,6 +179,6 @@
 // descriptor on every replica (no bootstrap conf-change entries). A region
 // whose only voter is local campaigns at Start.
 //
-// Not yet: snapshots, conf changes, split/merge, hibernation, peer creation
-// on incoming messages, multiple raft workers.
+// Not yet: merge, hibernation, multiple raft workers, a PD-driven check for peers removed while partitioned and
+// never re-added here.
 package regionraft

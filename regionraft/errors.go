@@ -15,6 +15,10 @@ var (
 	// ErrProposalDropped is returned when a proposal's entry was not committed:
 	// raft refused it, or a new leader overwrote it. The command had no effect.
 	ErrProposalDropped = errors.New("regionraft: proposal dropped")
+	// ErrOutcomeUnknown is wrapped by the error of a proposal whose peer was
+	// reset by a snapshot or destroyed while it waited: the command may or
+	// may not have been committed (and applied on the other replicas).
+	ErrOutcomeUnknown = errors.New("regionraft: proposal outcome unknown")
 	// ErrReadDropped is returned by ReadBarrier when leadership changed before
 	// the read index was confirmed; the caller may retry.
 	ErrReadDropped = errors.New("regionraft: read index dropped")
@@ -27,6 +31,23 @@ var (
 	ErrCorrupt = errors.New("regionraft: corrupt record")
 	// ErrInvalidConfig is wrapped by Config.Validate errors.
 	ErrInvalidConfig = errors.New("regionraft: invalid config")
+	// ErrInvalidConfChange is returned by ChangePeers for a change the
+	// leader refuses: it would remove or demote the leader itself (transfer
+	// leadership first), leave no voter, add a peer twice or remove an
+	// unknown one.
+	ErrInvalidConfChange = errors.New("regionraft: invalid membership change")
+	// ErrConfChangePending is returned by ChangePeers while another
+	// membership change of the region is in progress (raft allows one at a
+	// time, joint state included). Retry after it is applied.
+	ErrConfChangePending = errors.New("regionraft: membership change in progress")
+	// ErrSnapshotRejected is returned by ReceiveSnapshot when the snapshot
+	// cannot be applied here (stale, for a removed peer, overlapping another
+	// local region, malformed stream, or refused by raft). The sender's raft
+	// retries later.
+	ErrSnapshotRejected = errors.New("regionraft: snapshot rejected")
+	// ErrNoSplitKey is returned by SplitKey when no boundary leaves records
+	// on both sides.
+	ErrNoSplitKey = errors.New("regionraft: no split key")
 	// ErrStarted is returned by BootstrapRegion after Start (not supported yet).
 	ErrStarted = errors.New("regionraft: store already started")
 )
@@ -56,3 +77,18 @@ func (e *FatalError) Error() string { return "regionraft: store failed: " + e.Er
 
 // Unwrap returns the cause.
 func (e *FatalError) Unwrap() error { return e.Err }
+
+// EpochNotMatchError is returned for a proposal routed with a stale region
+// epoch (a split changed the region's range since), either when it is
+// proposed or when it is applied; the command had no effect. Current holds
+// the descriptors the router should use instead (the region and, after a
+// split, its new neighbour when it is local). Retryable after a refresh.
+type EpochNotMatchError struct {
+	RegionID uint64
+	Current  []Region
+}
+
+// Error implements error.
+func (e *EpochNotMatchError) Error() string {
+	return fmt.Sprintf("regionraft: epoch of region %d does not match (%d current descriptors)", e.RegionID, len(e.Current))
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -157,7 +158,14 @@ func (a *recApplier) entries(regionID uint64) []applied {
 	return append([]applied(nil), a.log[regionID]...)
 }
 
-var quietLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+var quietLogger raft.Logger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+
+// RAFTLOG=1 shows raft's log lines when debugging a test.
+func init() {
+	if os.Getenv("RAFTLOG") != "" {
+		quietLogger = &raft.DefaultLogger{Logger: log.New(os.Stderr, "", log.Lmicroseconds)}
+	}
+}
 
 func testConfig(storeID uint64, eng engine.Engine, ap Applier) Config {
 	return Config{

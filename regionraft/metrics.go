@@ -23,6 +23,9 @@ type Metrics struct {
 	Regions prometheus.Gauge
 	// Leaders is the number of those regions led by this store.
 	Leaders prometheus.Gauge
+	// Snapshots counts region snapshots by direction (sent, received) and
+	// result (ok, error).
+	Snapshots *prometheus.CounterVec
 }
 
 func newMetrics() *Metrics {
@@ -54,10 +57,13 @@ func newMetrics() *Metrics {
 		Leaders: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "skerry_raft_leaders", Help: "Regions led by this store.",
 		}),
+		Snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "skerry_raft_snapshots_total", Help: "Region snapshots by direction and result.",
+		}, []string{"direction", "result"}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.ProposeApplySeconds, m.BatchCommitSeconds, m.EntriesPerBatch,
-		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders}
+		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders, m.Snapshots}
 }

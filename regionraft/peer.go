@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/skerrydb/skerry/mvcc/engine"
 )
@@ -24,14 +25,52 @@ import (
 //
 //	1 compact log: uvarint index — every replica truncates its log up to
 //	  index (TiKV's CompactLog), so all replicas keep the same log suffix.
+//	2 command with epoch: uvarint proposal id, uvarint Epoch.Version the
+//	  command was routed with, then the command (ProposeEpoch). Applied
+//	  only if the version still matches at apply time.
+//	3 split: see encodeSplit in split.go.
+//
+// Conf change entries (EntryConfChangeV2) carry in their Context:
+//
+//	uint64 proposal id (big endian), uvarint number of peers, then per
+//	peer uvarint ID, uvarint StoreID — the stores of the peers the change
+//	adds (raft itself knows only peer ids). An empty Context is raft's own
+//	leave-joint entry.
 //
 // An entry with empty data is raft's own no-op.
 const proposalIDLen = 8
 
 const (
-	adminProposalID uint64 = 0
-	adminCompactLog byte   = 1
+	adminProposalID   uint64 = 0
+	adminCompactLog   byte   = 1
+	adminEpochCommand byte   = 2
+	adminSplit        byte   = 3
 )
+
+// entryProposalID returns the proposal id an entry carries, if any.
+func entryProposalID(e *raftpb.Entry) (uint64, bool) {
+	data := e.GetData()
+	switch e.GetType() {
+	case raftpb.EntryNormal:
+		if len(data) < proposalIDLen {
+			return 0, false
+		}
+		id := binary.BigEndian.Uint64(data)
+		if id != adminProposalID {
+			return id, true
+		}
+		if len(data) > proposalIDLen && (data[proposalIDLen] == adminEpochCommand || data[proposalIDLen] == adminSplit) {
+			id, n := binary.Uvarint(data[proposalIDLen+1:])
+			return id, n > 0
+		}
+	case raftpb.EntryConfChangeV2:
+		cc := &raftpb.ConfChangeV2{}
+		if proto.Unmarshal(data, cc) == nil && len(cc.GetContext()) >= proposalIDLen {
+			return binary.BigEndian.Uint64(cc.GetContext()), true
+		}
+	}
+	return 0, false
+}
 
 func encodeCompactLog(index uint64) []byte {
 	b := make([]byte, proposalIDLen, proposalIDLen+11)
@@ -47,7 +86,14 @@ type proposal struct {
 	start    time.Time
 	index    uint64 // log position once raft appended it; 0 before
 	term     uint64
-	done     chan error // buffered 1
+	// conf: a ChangePeers proposal; split: a Split proposal.
+	conf, split bool
+	// checkVersion: a ProposeEpoch proposal routed with epoch version
+	// version, refused at propose time when it is stale.
+	checkVersion bool
+	version      uint64
+	splitResult  *[2]Region // set when a split proposal applies
+	done         chan error // buffered 1
 }
 
 // readRequest is one ReadBarrier call.
@@ -87,6 +133,58 @@ type peer struct {
 	// (0 before the first); soloPublished mirrors regionInfo.soloLeader.
 	appliedTerm   uint64
 	soloPublished bool
+
+	// initialized: the peer has a range and a log (bootstrapped, split off
+	// or restored from a snapshot). An uninitialized peer was created by a
+	// leader's message and can only accept a snapshot.
+	initialized bool
+	// knownPeers remembers every peer seen (past members, message senders)
+	// so that messages can still be addressed to peers not in region.Peers.
+	knownPeers map[uint64]Peer
+	// removed: an applied conf change removed this peer; the round destroys
+	// it once its batches are committed.
+	removed bool
+	// regionChanged: the descriptor changed this round; publish it.
+	regionChanged bool
+	// jointWaiters are ChangePeers calls whose joint change was entered;
+	// they complete when the joint state is left.
+	jointWaiters []*proposal
+	// snaps pins the engine snapshots taken by peerStorage.Snapshot this
+	// round, by raft snapshot index, until the MsgSnaps are handed out.
+	snaps map[uint64]*pinnedSnapshot
+	// receiving: non-zero (the call's token) while ReceiveSnapshot writes
+	// this region's data.
+	receiving uint64
+	// frozen: an initialized peer whose data a snapshot is replacing: it
+	// neither ticks nor steps messages nor handles Ready (raft's state stays
+	// as it was, log included) until the snapshot is stepped.
+	frozen bool
+	// quarantined: the replacement of its data failed half-way (or a crash
+	// interrupted it): the peer stays frozen and unpublished until it is
+	// replaced (a newer peer id of the region on this store) or removed.
+	quarantined bool
+	// expectSnap is the received snapshot stepped into raft, waiting for
+	// its Ready.
+	expectSnap *expectedSnapshot
+	// extraMsgs are messages built outside raft (the final commit notice to
+	// a removed follower), sent with the round's messages.
+	extraMsgs []RaftMessage
+	// adminAcks complete ChangePeers and Split calls at the end of the
+	// round, after the new descriptors are published.
+	adminAcks []completion
+	// splitPeers are the new regions' peers created by splits applied this
+	// round, registered once the round's batches are committed.
+	splitPeers []splitPeer
+	// expectRegion is the descriptor of the snapshot being received.
+	expectRegion *Region
+}
+
+// expectedSnapshot is a received snapshot whose data are in the engine,
+// stepped into raft and waiting for the Ready that persists its state.
+type expectedSnapshot struct {
+	index, term uint64
+	region      Region
+	done        chan error
 }
 
 func newPeer(cfg *Config, region Region) (*peer, error) {
@@ -94,12 +192,30 @@ func newPeer(cfg *Config, region Region) (*peer, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: region %d has no peer on store %d", ErrInvalidRegion, region.ID, cfg.StoreID)
 	}
-	p := &peer{region: region, self: self, proposals: map[uint64]*proposal{}}
+	p := &peer{region: region, self: self, proposals: map[uint64]*proposal{}, initialized: true, knownPeers: map[uint64]Peer{}}
 	ps, err := loadPeerStorage(cfg.Engine, &p.region, cfg.EntryCacheSize)
 	if err != nil {
 		return nil, err
 	}
 	p.storage = ps
+	return p, p.newRawNode(cfg)
+}
+
+// newUninitPeer creates the peer self of regionID from a leader's message.
+func newUninitPeer(cfg *Config, regionID uint64, self Peer) (*peer, error) {
+	p := &peer{region: Region{ID: regionID}, self: self, proposals: map[uint64]*proposal{}, knownPeers: map[uint64]Peer{}}
+	ps, err := newUninitStorage(cfg.Engine, &p.region, cfg.EntryCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	p.storage = ps
+	return p, p.newRawNode(cfg)
+}
+
+func (p *peer) newRawNode(cfg *Config) error {
+	ps := p.storage
+	self := p.self
+	region := p.region
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              self.ID,
 		ElectionTick:    cfg.ElectionTick,
@@ -121,14 +237,26 @@ func newPeer(cfg *Config, region Region) (*peer, error) {
 		Logger:                    cfg.Logger,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("regionraft: region %d: %w", region.ID, err)
+		return fmt.Errorf("regionraft: region %d: %w", region.ID, err)
 	}
 	p.rn = rn
-	return p, nil
+	for _, q := range region.Peers {
+		p.knownPeers[q.ID] = q
+	}
+	return nil
+}
+
+// peerByID finds a peer among the members, then among the peers seen.
+func (p *peer) peerByID(id uint64) (Peer, bool) {
+	if q, ok := p.region.PeerByID(id); ok {
+		return q, true
+	}
+	q, ok := p.knownPeers[id]
+	return q, ok
 }
 
 func (p *peer) leaderPeer() Peer {
-	lp, _ := p.region.PeerByID(p.lead)
+	lp, _ := p.peerByID(p.lead)
 	return lp
 }
 
@@ -139,14 +267,17 @@ func (p *peer) notLeader() error {
 	if st.RaftState == raft.StateLeader {
 		return nil
 	}
-	lp, _ := p.region.PeerByID(st.Lead)
+	lp, _ := p.peerByID(st.Lead)
 	return &NotLeaderError{RegionID: p.region.ID, Leader: lp}
 }
 
 func (p *peer) isLeader() bool { return p.state == raft.StateLeader }
 
 // soloVoter reports whether this peer is the region's only voter.
-func (p *peer) soloVoter() bool { return len(p.region.Peers) == 1 && p.region.Peers[0].ID == p.self.ID }
+func (p *peer) soloVoter() bool {
+	cs := p.storage.cs
+	return len(cs.GetVoters()) == 1 && cs.GetVoters()[0] == p.self.ID && len(cs.GetVotersOutgoing()) == 0
+}
 
 // completion is a waiter to notify after the round's batch is committed.
 type completion struct {
@@ -169,10 +300,11 @@ func (p *peer) onAppend(ents []*raftpb.Entry, out []completion) []completion {
 		}
 	}
 	for _, e := range ents {
-		if e.GetType() != raftpb.EntryNormal || len(e.GetData()) < proposalIDLen {
+		id, ok := entryProposalID(e)
+		if !ok {
 			continue
 		}
-		if w := p.proposals[binary.BigEndian.Uint64(e.GetData())]; w != nil && w.index == 0 {
+		if w := p.proposals[id]; w != nil && w.index == 0 {
 			w.index, w.term = e.GetIndex(), e.GetTerm()
 		}
 	}
@@ -180,10 +312,14 @@ func (p *peer) onAppend(ents []*raftpb.Entry, out []completion) []completion {
 }
 
 // applyEntries applies committed entries into b and returns the proposals to
-// acknowledge once b is committed.
-func (p *peer) applyEntries(b engine.Batch, ap Applier, ents []*raftpb.Entry, out []completion) ([]completion, int, error) {
+// acknowledge once b is committed. Entries after the one that removes this
+// peer are not applied: the peer is destroyed at the end of the round.
+func (s *Store) applyEntries(p *peer, b engine.Batch, ents []*raftpb.Entry, out []completion) ([]completion, int, error) {
 	n := 0
 	for _, e := range ents {
+		if p.removed {
+			break
+		}
 		idx := e.GetIndex()
 		if idx <= p.storage.apply.applied {
 			continue
@@ -191,6 +327,7 @@ func (p *peer) applyEntries(b engine.Batch, ap Applier, ents []*raftpb.Entry, ou
 		if idx != p.storage.apply.applied+1 {
 			return out, n, fmt.Errorf("regionraft: region %d applies entry %d after %d", p.region.ID, idx, p.storage.apply.applied)
 		}
+		var err error
 		switch e.GetType() {
 		case raftpb.EntryNormal:
 			data := e.GetData()
@@ -201,21 +338,24 @@ func (p *peer) applyEntries(b engine.Batch, ap Applier, ents []*raftpb.Entry, ou
 				return out, n, fmt.Errorf("%w: region %d entry %d has %d bytes of data", ErrCorrupt, p.region.ID, idx, len(data))
 			}
 			if binary.BigEndian.Uint64(data) == adminProposalID {
-				if err := p.applyAdmin(idx, data[proposalIDLen:]); err != nil {
-					return out, n, err
-				}
+				out, err = s.applyAdmin(p, b, e, data[proposalIDLen:], out)
 				break
 			}
-			if err := ap.Apply(b, &p.region, idx, data[proposalIDLen:]); err != nil {
-				return out, n, fmt.Errorf("regionraft: region %d apply entry %d: %w", p.region.ID, idx, err)
+			if err = s.cfg.Applier.Apply(b, &p.region, idx, data[proposalIDLen:]); err != nil {
+				err = fmt.Errorf("regionraft: region %d apply entry %d: %w", p.region.ID, idx, err)
+				break
 			}
 			if w := p.proposals[binary.BigEndian.Uint64(data)]; w != nil {
 				delete(p.proposals, w.id)
 				out = append(out, completion{done: w.done, prop: w})
 			}
+		case raftpb.EntryConfChangeV2:
+			out, err = s.applyConfChange(p, b, e, out)
 		default:
-			// Conf changes, splits and merges come with the next issue.
-			return out, n, fmt.Errorf("regionraft: region %d entry %d: unsupported entry type %v", p.region.ID, idx, e.GetType())
+			err = fmt.Errorf("regionraft: region %d entry %d: unsupported entry type %v", p.region.ID, idx, e.GetType())
+		}
+		if err != nil {
+			return out, n, err
 		}
 		p.storage.apply.applied = idx
 		p.appliedTerm = e.GetTerm()
@@ -232,25 +372,75 @@ func (p *peer) applyEntries(b engine.Batch, ap Applier, ents []*raftpb.Entry, ou
 	return out, n, nil
 }
 
-// applyAdmin applies an admin command at log index idx.
-func (p *peer) applyAdmin(idx uint64, cmd []byte) error {
+// applyAdmin applies an admin command (entry e, payload cmd after the zero
+// proposal id).
+func (s *Store) applyAdmin(p *peer, b engine.Batch, e *raftpb.Entry, cmd []byte, out []completion) ([]completion, error) {
+	idx := e.GetIndex()
 	if len(cmd) == 0 {
-		return fmt.Errorf("%w: region %d entry %d: empty admin command", ErrCorrupt, p.region.ID, idx)
+		return out, fmt.Errorf("%w: region %d entry %d: empty admin command", ErrCorrupt, p.region.ID, idx)
 	}
 	switch cmd[0] {
 	case adminCompactLog:
 		to, n := binary.Uvarint(cmd[1:])
 		if n <= 0 || n != len(cmd)-1 || to >= idx {
-			return fmt.Errorf("%w: region %d entry %d: bad compact-log command", ErrCorrupt, p.region.ID, idx)
+			return out, fmt.Errorf("%w: region %d entry %d: bad compact-log command", ErrCorrupt, p.region.ID, idx)
 		}
 		p.compactProposed = false
 		if to > p.storage.apply.truncIndex && to > p.compact {
 			p.compact = to // written by the next round, after this entry is applied
 		}
-		return nil
+		return out, nil
+	case adminEpochCommand:
+		id, version, body, err := decodeEpochCommand(cmd[1:])
+		if err != nil {
+			return out, fmt.Errorf("%w: region %d entry %d: %v", ErrCorrupt, p.region.ID, idx, err)
+		}
+		w := p.proposals[id]
+		if w != nil {
+			delete(p.proposals, id)
+		}
+		// The apply-time epoch check: a split applied between proposal and
+		// this entry changed the range; every replica skips the command
+		// alike (the version is part of the replicated state).
+		if version != p.region.Epoch.Version {
+			if w != nil {
+				out = append(out, completion{done: w.done, prop: w, err: s.epochError(p)})
+			}
+			return out, nil
+		}
+		if err := s.cfg.Applier.Apply(b, &p.region, idx, body); err != nil {
+			return out, fmt.Errorf("regionraft: region %d apply entry %d: %w", p.region.ID, idx, err)
+		}
+		if w != nil {
+			out = append(out, completion{done: w.done, prop: w})
+		}
+		return out, nil
+	case adminSplit:
+		return s.applySplit(p, b, e, cmd[1:], out)
 	default:
-		return fmt.Errorf("%w: region %d entry %d: unknown admin command %d", ErrCorrupt, p.region.ID, idx, cmd[0])
+		return out, fmt.Errorf("%w: region %d entry %d: unknown admin command %d", ErrCorrupt, p.region.ID, idx, cmd[0])
 	}
+}
+
+func encodeEpochCommand(id, version uint64, cmd []byte) []byte {
+	b := make([]byte, proposalIDLen, proposalIDLen+21+len(cmd))
+	b = append(b, adminEpochCommand)
+	b = binary.AppendUvarint(b, id)
+	b = binary.AppendUvarint(b, version)
+	return append(b, cmd...)
+}
+
+func decodeEpochCommand(b []byte) (id, version uint64, cmd []byte, err error) {
+	id, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, 0, nil, errShort
+	}
+	b = b[n:]
+	version, n = binary.Uvarint(b)
+	if n <= 0 {
+		return 0, 0, nil, errShort
+	}
+	return id, version, b[n:], nil
 }
 
 // readsApplied completes the confirmed read batches whose index is applied.
@@ -286,5 +476,17 @@ func (p *peer) failAll(err error, out []completion) []completion {
 		out = append(out, completion{done: r.done, err: err})
 	}
 	p.newReads = nil
+	for _, w := range p.jointWaiters {
+		out = append(out, completion{done: w.done, err: err, prop: w})
+	}
+	p.jointWaiters = nil
+	for _, a := range p.adminAcks {
+		out = append(out, completion{done: a.done, err: err, prop: a.prop})
+	}
+	p.adminAcks = nil
+	if p.expectSnap != nil {
+		out = append(out, completion{done: p.expectSnap.done, err: err})
+		p.expectSnap = nil
+	}
 	return out
 }

@@ -12,6 +12,9 @@ import (
 type Peer struct {
 	ID      uint64
 	StoreID uint64
+	// Learner: the peer receives the log but does not vote (a new replica
+	// catching up, before it is promoted).
+	Learner bool
 }
 
 // Epoch versions a region descriptor. ConfVer grows with every membership
@@ -57,6 +60,23 @@ func (r *Region) PeerOnStore(storeID uint64) (Peer, bool) {
 	return Peer{}, false
 }
 
+// Voters returns the ids of the region's voting peers.
+func (r *Region) Voters() []uint64 {
+	var ids []uint64
+	for _, p := range r.Peers {
+		if !p.Learner {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids
+}
+
+// overlaps reports whether r's key range intersects o's.
+func (r *Region) overlaps(o *Region) bool {
+	return (len(o.EndKey) == 0 || bytes.Compare(r.StartKey, o.EndKey) < 0) &&
+		(len(r.EndKey) == 0 || bytes.Compare(o.StartKey, r.EndKey) < 0)
+}
+
 // PeerByID returns the region's peer with the given id.
 func (r *Region) PeerByID(id uint64) (Peer, bool) {
 	for _, p := range r.Peers {
@@ -90,10 +110,16 @@ func (r *Region) validate() error {
 		}
 		ids[p.ID], stores[p.StoreID] = true, true
 	}
+	if len(r.Voters()) == 0 {
+		return fmt.Errorf("%w: region %d has no voter", ErrInvalidRegion, r.ID)
+	}
 	return nil
 }
 
-// regionFormatV1 is the only region encoding so far.
+// regionFormatV1 and regionFormatV2 are the region encodings. EncodeRegion
+// writes v1 when no peer is a learner (so every descriptor written before
+// learners existed keeps its exact bytes) and v2 otherwise; DecodeRegion
+// reads both and accepts only the canonical one.
 //
 // Region state record, stored under keys.RegionStateKey (FROZEN; add a new
 // version byte for any change, never alter v1):
@@ -107,12 +133,26 @@ func (r *Region) validate() error {
 //	uvarint number of peers, then per peer: uvarint ID, uvarint StoreID
 //
 // Nothing may follow the last peer.
-const regionFormatV1 byte = 1
+//
+// v2 (FROZEN) is v1 with version byte 2 and one more byte per peer, after
+// its StoreID: flags, bit 0 = Learner, other bits zero. v2 is written only
+// when at least one peer is a learner.
+const (
+	regionFormatV1 byte = 1
+	regionFormatV2 byte = 2
+)
+
+const peerFlagLearner byte = 1
 
 // EncodeRegion returns the frozen binary encoding of r.
 func EncodeRegion(r *Region) []byte {
 	b := make([]byte, 0, 32+len(r.StartKey)+len(r.EndKey)+20*len(r.Peers))
-	b = append(b, regionFormatV1)
+	v2 := slices.ContainsFunc(r.Peers, func(p Peer) bool { return p.Learner })
+	if v2 {
+		b = append(b, regionFormatV2)
+	} else {
+		b = append(b, regionFormatV1)
+	}
 	b = binary.AppendUvarint(b, r.ID)
 	b = binary.AppendUvarint(b, uint64(len(r.StartKey)))
 	b = append(b, r.StartKey...)
@@ -124,6 +164,13 @@ func EncodeRegion(r *Region) []byte {
 	for _, p := range r.Peers {
 		b = binary.AppendUvarint(b, p.ID)
 		b = binary.AppendUvarint(b, p.StoreID)
+		if v2 {
+			var f byte
+			if p.Learner {
+				f |= peerFlagLearner
+			}
+			b = append(b, f)
+		}
 	}
 	return b
 }
@@ -135,7 +182,8 @@ func DecodeRegion(b []byte) (Region, error) {
 	if len(b) == 0 {
 		return Region{}, fmt.Errorf("%w: empty region record", ErrCorrupt)
 	}
-	if v := d.byte(); v != regionFormatV1 {
+	v := d.byte()
+	if v != regionFormatV1 && v != regionFormatV2 {
 		return Region{}, fmt.Errorf("%w: region format version %d", ErrCorrupt, v)
 	}
 	var r Region
@@ -151,8 +199,20 @@ func DecodeRegion(b []byte) (Region, error) {
 	if d.err == nil && n > 0 {
 		r.Peers = make([]Peer, 0, n)
 		for i := uint64(0); i < n && d.err == nil; i++ {
-			r.Peers = append(r.Peers, Peer{ID: d.uvarint(), StoreID: d.uvarint()})
+			p := Peer{ID: d.uvarint(), StoreID: d.uvarint()}
+			if v == regionFormatV2 {
+				switch f := d.byte(); {
+				case f&^peerFlagLearner != 0:
+					d.err = fmt.Errorf("unknown peer flags %#x", f)
+				default:
+					p.Learner = f&peerFlagLearner != 0
+				}
+			}
+			r.Peers = append(r.Peers, p)
 		}
+	}
+	if d.err == nil && v == regionFormatV2 && !slices.ContainsFunc(r.Peers, func(p Peer) bool { return p.Learner }) {
+		d.err = fmt.Errorf("format v2 without a learner") // v1 is the canonical encoding
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.err = fmt.Errorf("%d trailing bytes", len(d.b))

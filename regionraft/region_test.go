@@ -8,9 +8,9 @@ import (
 
 func TestRegionCodec(t *testing.T) {
 	for _, r := range []Region{
-		{ID: 1, Peers: []Peer{{1, 1}}},
+		{ID: 1, Peers: []Peer{{ID: 1, StoreID: 1}}},
 		{ID: 1 << 60, StartKey: []byte{0, 1, 2}, EndKey: []byte("zz"), Epoch: Epoch{7, 9},
-			Peers: []Peer{{11, 1}, {12, 2}, {1 << 63, 3}}},
+			Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 12, StoreID: 2}, {ID: 1 << 63, StoreID: 3, Learner: true}}},
 	} {
 		got, err := DecodeRegion(EncodeRegion(&r))
 		if err != nil || !got.equal(&r) {
@@ -19,11 +19,18 @@ func TestRegionCodec(t *testing.T) {
 	}
 	// Frozen v1 bytes: id 1, start "a", end "", epoch {2,3}, one peer {4,5}.
 	golden := []byte{1, 1, 1, 'a', 0, 2, 3, 1, 4, 5}
-	r := Region{ID: 1, StartKey: []byte("a"), Epoch: Epoch{2, 3}, Peers: []Peer{{4, 5}}}
+	r := Region{ID: 1, StartKey: []byte("a"), Epoch: Epoch{2, 3}, Peers: []Peer{{ID: 4, StoreID: 5}}}
 	if enc := EncodeRegion(&r); !bytes.Equal(enc, golden) {
 		t.Fatalf("encoding changed: %v, frozen %v", enc, golden)
 	}
-	for _, bad := range [][]byte{nil, {2}, {1}, {1, 1, 5, 'a'}, append(golden, 0), {1, 1, 0, 0, 0, 0, 200}} {
+	// Frozen v2 bytes: the same with a learner peer (flags byte 1).
+	golden2 := []byte{2, 1, 1, 'a', 0, 2, 3, 1, 4, 5, 1}
+	r2 := Region{ID: 1, StartKey: []byte("a"), Epoch: Epoch{2, 3}, Peers: []Peer{{ID: 4, StoreID: 5, Learner: true}}}
+	if enc := EncodeRegion(&r2); !bytes.Equal(enc, golden2) {
+		t.Fatalf("v2 encoding changed: %v, frozen %v", enc, golden2)
+	}
+	for _, bad := range [][]byte{nil, {2}, {1}, {1, 1, 5, 'a'}, append(golden, 0), {1, 1, 0, 0, 0, 0, 200},
+		{2, 1, 1, 'a', 0, 2, 3, 1, 4, 5, 0}, {2, 1, 1, 'a', 0, 2, 3, 1, 4, 5, 2}, {3, 1, 1, 'a', 0, 2, 3, 1, 4, 5}} {
 		if _, err := DecodeRegion(bad); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("DecodeRegion(%v) = %v, want ErrCorrupt", bad, err)
 		}
@@ -31,7 +38,7 @@ func TestRegionCodec(t *testing.T) {
 }
 
 func FuzzDecodeRegion(f *testing.F) {
-	f.Add(EncodeRegion(&Region{ID: 3, StartKey: []byte("a"), EndKey: []byte("b"), Peers: []Peer{{1, 2}}}))
+	f.Add(EncodeRegion(&Region{ID: 3, StartKey: []byte("a"), EndKey: []byte("b"), Peers: []Peer{{ID: 1, StoreID: 2}}}))
 	f.Add([]byte{1})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRegion(b)
@@ -46,18 +53,18 @@ func FuzzDecodeRegion(f *testing.F) {
 
 func TestRegionValidate(t *testing.T) {
 	bad := []Region{
-		{ID: 0, Peers: []Peer{{1, 1}}},
+		{ID: 0, Peers: []Peer{{ID: 1, StoreID: 1}}},
 		{ID: 1},
-		{ID: 1, StartKey: []byte("b"), EndKey: []byte("a"), Peers: []Peer{{1, 1}}},
-		{ID: 1, Peers: []Peer{{1, 1}, {1, 2}}},
-		{ID: 1, Peers: []Peer{{1, 1}, {2, 1}}},
+		{ID: 1, StartKey: []byte("b"), EndKey: []byte("a"), Peers: []Peer{{ID: 1, StoreID: 1}}},
+		{ID: 1, Peers: []Peer{{ID: 1, StoreID: 1}, {ID: 1, StoreID: 2}}},
+		{ID: 1, Peers: []Peer{{ID: 1, StoreID: 1}, {ID: 2, StoreID: 1}}},
 	}
 	for _, r := range bad {
 		if err := r.validate(); !errors.Is(err, ErrInvalidRegion) {
 			t.Fatalf("validate(%+v) = %v", r, err)
 		}
 	}
-	r := Region{ID: 1, StartKey: []byte("b"), EndKey: []byte("d"), Peers: []Peer{{1, 1}}}
+	r := Region{ID: 1, StartKey: []byte("b"), EndKey: []byte("d"), Peers: []Peer{{ID: 1, StoreID: 1}}}
 	if !r.ContainsKey([]byte("b")) || !r.ContainsKey([]byte("c")) || r.ContainsKey([]byte("d")) || r.ContainsKey([]byte("a")) {
 		t.Fatal("ContainsKey")
 	}

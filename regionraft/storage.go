@@ -69,12 +69,17 @@ func decodeApplyState(b []byte) (applyState, error) {
 type peerStorage struct {
 	eng      engine.Engine
 	regionID uint64
-	region   *Region // the owning peer's descriptor, for the ConfState
+	region   *Region // the owning peer's descriptor, for snapshot data
+	cs       *raftpb.ConfState
 	hs       *raftpb.HardState
 	apply    applyState
 	last     uint64
 	cache    []*raftpb.Entry
 	cacheCap int
+	// snapshotHook, if set, is called by Snapshot with the snapshot it
+	// returns; it pins an engine snapshot of the same applied state (or
+	// fails with raft.ErrSnapshotTemporarilyUnavailable).
+	snapshotHook func(*raftpb.Snapshot) error
 }
 
 var _ raft.Storage = (*peerStorage)(nil)
@@ -120,20 +125,57 @@ func loadPeerStorage(eng engine.Engine, region *Region, cacheCap int) (*peerStor
 		return nil, fmt.Errorf("%w: region %d: truncated %d, applied %d, commit %d, last %d",
 			ErrCorrupt, id, ps.apply.truncIndex, ps.apply.applied, ps.hs.GetCommit(), ps.last)
 	}
+	// The ConfState record exists once a conf change or a snapshot was
+	// applied; before that, the descriptor (as bootstrapped) defines it.
+	switch v, err := eng.Get(keys.RaftConfStateKey(id)); {
+	case err == nil:
+		ps.cs = &raftpb.ConfState{}
+		if err := proto.Unmarshal(v, ps.cs); err != nil {
+			return nil, fmt.Errorf("%w: region %d conf state: %v", ErrCorrupt, id, err)
+		}
+	case errors.Is(err, engine.ErrNotFound):
+		ps.cs = confStateOf(region)
+	default:
+		return nil, err
+	}
 	return ps, nil
+}
+
+// newUninitStorage is the storage of a peer created from a message: no log,
+// no range, an empty ConfState. Its hard state (term and vote only; commit 0
+// as there is no log) is reloaded if an earlier incarnation persisted one,
+// so a vote is never forgotten.
+func newUninitStorage(eng engine.Engine, region *Region, cacheCap int) (*peerStorage, error) {
+	ps := &peerStorage{eng: eng, regionID: region.ID, region: region, cacheCap: cacheCap,
+		cs: &raftpb.ConfState{}, hs: &raftpb.HardState{}}
+	switch v, err := eng.Get(keys.RaftHardStateKey(region.ID)); {
+	case err == nil:
+		if err := proto.Unmarshal(v, ps.hs); err != nil {
+			return nil, fmt.Errorf("%w: region %d hard state: %v", ErrCorrupt, region.ID, err)
+		}
+		ps.hs.Commit = nil
+	case !errors.Is(err, engine.ErrNotFound):
+		return nil, err
+	}
+	return ps, nil
+}
+
+// confStateOf is the ConfState a descriptor implies outside joint consensus.
+func confStateOf(r *Region) *raftpb.ConfState {
+	cs := &raftpb.ConfState{}
+	for _, p := range r.Peers {
+		if p.Learner {
+			cs.Learners = append(cs.Learners, p.ID)
+		} else {
+			cs.Voters = append(cs.Voters, p.ID)
+		}
+	}
+	return cs
 }
 
 // InitialState implements raft.Storage.
 func (ps *peerStorage) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
-	return proto.CloneOf(ps.hs), ps.confState(), nil
-}
-
-func (ps *peerStorage) confState() *raftpb.ConfState {
-	cs := &raftpb.ConfState{}
-	for _, p := range ps.region.Peers {
-		cs.Voters = append(cs.Voters, p.ID)
-	}
-	return cs
+	return proto.CloneOf(ps.hs), proto.CloneOf(ps.cs), nil
 }
 
 // FirstIndex implements raft.Storage.
@@ -246,10 +288,69 @@ func (ps *peerStorage) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) 
 	return out, nil
 }
 
-// Snapshot implements raft.Storage. Snapshots are not implemented yet: a
-// follower that needs entries below FirstIndex waits (raft retries).
+// Snapshot implements raft.Storage: the applied state (index, term,
+// ConfState) with the encoded region descriptor as Data. The region's data
+// travel separately (snapshot.go); snapshotHook pins them.
 func (ps *peerStorage) Snapshot() (*raftpb.Snapshot, error) {
-	return nil, raft.ErrSnapshotTemporarilyUnavailable
+	if len(ps.region.Peers) == 0 {
+		return nil, raft.ErrSnapshotTemporarilyUnavailable // uninitialized
+	}
+	term, err := ps.Term(ps.apply.applied)
+	if err != nil {
+		return nil, err
+	}
+	snap := &raftpb.Snapshot{
+		Data: EncodeRegion(ps.region),
+		Metadata: &raftpb.SnapshotMetadata{
+			ConfState: proto.CloneOf(ps.cs),
+			Index:     proto.Uint64(ps.apply.applied),
+			Term:      proto.Uint64(term),
+		},
+	}
+	if ps.snapshotHook != nil {
+		if err := ps.snapshotHook(snap); err != nil {
+			return nil, err
+		}
+	}
+	return snap, nil
+}
+
+// applySnapshot writes to b the state a received snapshot leaves (its data
+// were written before): descriptor, ConfState, apply state (applied =
+// truncated = snapshot index/term), no log. The hard state comes with the
+// same Ready. The in-memory view changes at once; raft reads it only after
+// b commits.
+func (ps *peerStorage) applySnapshot(b engine.Batch, snap *raftpb.Snapshot, region *Region) error {
+	md := snap.GetMetadata()
+	idx, term := md.GetIndex(), md.GetTerm()
+	cs, err := proto.Marshal(md.GetConfState())
+	if err != nil {
+		return err
+	}
+	lo, hi := keys.RaftLogRange(ps.regionID)
+	ps.apply = applyState{applied: idx, truncIndex: idx, truncTerm: term}
+	if err := errors.Join(
+		b.DeleteRange(lo, hi),
+		b.Set(keys.RegionStateKey(ps.regionID), EncodeRegion(region)),
+		b.Set(keys.RaftConfStateKey(ps.regionID), cs),
+		b.Set(keys.RaftApplyStateKey(ps.regionID), ps.apply.encode()),
+	); err != nil {
+		return err
+	}
+	ps.cs = proto.CloneOf(md.GetConfState())
+	ps.last = idx
+	ps.cache = nil
+	return nil
+}
+
+// setConfState records cs (applied in the same batch as its entry).
+func (ps *peerStorage) setConfState(b engine.Batch, cs *raftpb.ConfState) error {
+	v, err := proto.Marshal(cs)
+	if err != nil {
+		return err
+	}
+	ps.cs = proto.CloneOf(cs)
+	return b.Set(keys.RaftConfStateKey(ps.regionID), v)
 }
 
 // append writes ents to b, deletes any conflicting tail beyond them, and

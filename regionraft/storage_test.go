@@ -100,8 +100,16 @@ func TestPeerStorage(t *testing.T) {
 	if err := ps.compact(eng.NewBatch(), 12); err == nil {
 		t.Fatal("compacted beyond applied")
 	}
+	snap, err := ps.Snapshot()
+	if err != nil || snap.GetMetadata().GetIndex() != ps.apply.applied {
+		t.Fatalf("snapshot: %v, %v", snap, err)
+	}
+	if r, err := DecodeRegion(snap.GetData()); err != nil || r.ID != ps.regionID {
+		t.Fatalf("snapshot data: %+v, %v", r, err)
+	}
+	ps.region.Peers = nil // uninitialized: nothing to send yet
 	if _, err := ps.Snapshot(); !errors.Is(err, raft.ErrSnapshotTemporarilyUnavailable) {
-		t.Fatalf("snapshot: %v", err)
+		t.Fatalf("snapshot of an uninitialized peer: %v", err)
 	}
 	if _, err := decodeApplyState([]byte{1, 2}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("decodeApplyState: %v", err)

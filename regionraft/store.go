@@ -1,6 +1,7 @@
 package regionraft
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -38,6 +39,8 @@ type Store struct {
 	info     map[uint64]*regionInfo
 	leaderCh chan struct{} // closed and replaced on every leader change
 	started  bool
+	stopping bool
+	recvWG   sync.WaitGroup // ReceiveSnapshot calls in progress
 
 	proposeC chan *proposal
 	readC    chan *readRequest
@@ -51,10 +54,21 @@ type Store struct {
 	incarnation uint64 // high 32 bits of proposal ids, random per Store
 	nextProp    atomic.Uint64
 
+	// tasks are closures queued for the raft goroutine (runOnLoop, snapshot
+	// reports); wakeC (buffered 1) signals them.
+	taskMu sync.Mutex
+	tasks  []func()
+	wakeC  chan struct{}
+
 	// Owned by the raft goroutine (or by NewStore before Start).
-	peers   map[uint64]*peer
-	busy    bool // more work pending: run another round without blocking
-	readSeq uint64
+	peers map[uint64]*peer
+	// tombstones: region id -> id of the destroyed local peer.
+	tombstones map[uint64]uint64
+	inRound    bool  // peerStorage.Snapshot is refused during a round
+	loopErr    error // a failed engine write outside a round: stops the store
+	roundNo    uint64
+	busy       bool // more work pending: run another round without blocking
+	readSeq    uint64
 }
 
 // NewStore validates cfg and loads every region stored in the engine. The
@@ -76,6 +90,8 @@ func NewStore(cfg Config) (*Store, error) {
 		done:        make(chan struct{}),
 		incarnation: (uint64(rand.Uint32()) | 1<<31) << 32, // never 0: id 0 is the admin id
 		peers:       map[uint64]*peer{},
+		tombstones:  map[uint64]uint64{},
+		wakeC:       make(chan struct{}, 1),
 	}
 	lo, hi := keys.RegionStateRange()
 	it, err := cfg.Engine.NewIter(lo, hi)
@@ -96,9 +112,36 @@ func NewStore(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.loadTombstones(); err != nil {
+		return nil, err
+	}
 	for _, r := range regions {
+		if _, ok := r.PeerOnStore(cfg.StoreID); !ok {
+			// A removal applied but not yet destroyed before a crash: finish.
+			b := cfg.Engine.NewBatch()
+			err := s.writeDestroy(b, r, s.tombstones[r.ID], true)
+			if err == nil {
+				err = b.Commit(true)
+			}
+			b.Close()
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		p, err := newPeer(&s.cfg, r)
 		if err != nil {
+			return nil, err
+		}
+		switch _, err := cfg.Engine.Get(keys.RaftSnapshotPendingKey(r.ID)); {
+		case err == nil:
+			// A snapshot was replacing its data when the store stopped.
+			p.storage.snapshotHook = s.snapshotHook(p)
+			p.frozen, p.quarantined = true, true
+			s.peers[r.ID] = p
+			cfg.Logger.Errorf("regionraft: region %d peer %d quarantined: a snapshot was replacing its data; replace or remove this replica", r.ID, p.self.ID)
+			continue
+		case !errors.Is(err, engine.ErrNotFound):
 			return nil, err
 		}
 		s.addPeer(p)
@@ -106,8 +149,78 @@ func NewStore(cfg Config) (*Store, error) {
 	return s, nil
 }
 
+func (s *Store) loadTombstones() error {
+	lo, hi := keys.RegionTombstoneRange()
+	it, err := s.cfg.Engine.NewIter(lo, hi)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != len(lo)+8 {
+			return fmt.Errorf("%w: tombstone key %x", ErrCorrupt, k)
+		}
+		id, n := binary.Uvarint(it.Value())
+		if n <= 0 {
+			return fmt.Errorf("%w: tombstone record %x", ErrCorrupt, it.Value())
+		}
+		s.tombstones[binary.BigEndian.Uint64(k[len(lo):])] = id
+	}
+	return it.Error()
+}
+
+// enqueue queues fn for the raft goroutine; it never blocks.
+func (s *Store) enqueue(fn func()) {
+	s.taskMu.Lock()
+	s.tasks = append(s.tasks, fn)
+	s.taskMu.Unlock()
+	select {
+	case s.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+// runTasks runs the queued tasks (raft goroutine).
+func (s *Store) runTasks() {
+	s.taskMu.Lock()
+	tasks := s.tasks
+	s.tasks = nil
+	s.taskMu.Unlock()
+	for _, fn := range tasks {
+		fn()
+	}
+}
+
+// runOnLoop runs fn on the raft goroutine and returns its error. If ctx
+// ends first, fn may still run later.
+func (s *Store) runOnLoop(ctx context.Context, fn func() error) error {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	if !started {
+		return fmt.Errorf("regionraft: store not started")
+	}
+	done := make(chan error, 1)
+	s.enqueue(func() { done <- fn() })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		select {
+		case err := <-done:
+			return err
+		default:
+			return s.stopErr()
+		}
+	}
+}
+
 // addPeer registers p (raft goroutine, or before Start).
 func (s *Store) addPeer(p *peer) {
+	p.storage.snapshotHook = s.snapshotHook(p)
 	s.peers[p.region.ID] = p
 	s.mu.Lock()
 	s.info[p.region.ID] = &regionInfo{region: p.region.Clone()}
@@ -186,6 +299,7 @@ func (s *Store) bootstrapLocked(r Region) (p *peer, started bool, err error) {
 	// Published now so that a concurrent identical call is idempotent.
 	s.info[r.ID] = &regionInfo{region: r.Clone()}
 	if !s.started {
+		p.storage.snapshotHook = s.snapshotHook(p)
 		s.peers[r.ID] = p
 		s.metrics.Regions.Set(float64(len(s.info)))
 	}
@@ -204,7 +318,7 @@ func (s *Store) Start() {
 	s.mu.Unlock()
 	s.metrics.Leaders.Set(0)
 	for _, p := range s.peers {
-		if p.soloVoter() {
+		if p.soloVoter() && !p.frozen {
 			_ = p.rn.Campaign()
 			s.busy = true
 		}
@@ -213,10 +327,13 @@ func (s *Store) Start() {
 }
 
 // Stop stops the raft goroutine and waits for it. Pending proposals and
-// reads fail with ErrStopped. Stop is idempotent; a Store is not restartable
-// (open a new one over the same engine).
+// reads fail with ErrStopped. ReceiveSnapshot calls in progress are aborted
+// and waited for, so the engine may be closed once Stop returns. Stop is
+// idempotent; a Store is not restartable (open a new one over the same
+// engine).
 func (s *Store) Stop() {
 	s.mu.Lock()
+	s.stopping = true
 	if !s.started {
 		// Never started: nothing runs; make Start a no-op and release waiters.
 		s.started = true
@@ -227,6 +344,7 @@ func (s *Store) Stop() {
 	s.mu.Unlock()
 	s.stopOnce.Do(func() { close(s.stopC) })
 	<-s.done
+	s.recvWG.Wait()
 }
 
 // Err returns the error that stopped the store after a failure, or nil.
@@ -247,9 +365,10 @@ func (s *Store) stopErr() error {
 // Propose replicates cmd through the region's log. It returns nil only after
 // the entry is committed, durable on this store and applied here. Errors:
 // *NotLeaderError (this peer is not the leader), ErrRegionNotFound,
-// ErrProposalDropped (not committed; no effect), ErrStopped or a
-// *FatalError (outcome unknown), ctx.Err() (outcome unknown: the entry may
-// still apply later). Call it after Start: until then it waits.
+// ErrProposalDropped (not committed; no effect); outcome unknown:
+// ErrStopped, a *FatalError, an error wrapping ErrOutcomeUnknown (the peer
+// was reset by a snapshot or removed), ctx.Err() (the entry may still apply
+// later). Call it after Start: until then it waits.
 func (s *Store) Propose(ctx context.Context, regionID uint64, cmd []byte) error {
 	if err := s.checkRegion(regionID); err != nil {
 		return err
@@ -258,6 +377,25 @@ func (s *Store) Propose(ctx context.Context, regionID uint64, cmd []byte) error 
 	data := make([]byte, proposalIDLen, proposalIDLen+len(cmd))
 	binary.BigEndian.PutUint64(data, id)
 	p := &proposal{id: id, regionID: regionID, data: append(data, cmd...), start: time.Now(), done: make(chan error, 1)}
+	return s.propose(ctx, p)
+}
+
+// ProposeEpoch is Propose for a command routed with the region epoch
+// epoch: if epoch.Version is not the region's version when the command is
+// proposed, or when it is applied (a split was applied in between), the
+// command is not applied and the call fails with *EpochNotMatchError.
+// ConfVer is not checked: membership changes do not move keys.
+func (s *Store) ProposeEpoch(ctx context.Context, regionID uint64, epoch Epoch, cmd []byte) error {
+	if err := s.checkRegion(regionID); err != nil {
+		return err
+	}
+	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
+	p := &proposal{id: id, regionID: regionID, data: encodeEpochCommand(id, epoch.Version, cmd),
+		checkVersion: true, version: epoch.Version, start: time.Now(), done: make(chan error, 1)}
+	return s.propose(ctx, p)
+}
+
+func (s *Store) propose(ctx context.Context, p *proposal) error {
 	select {
 	case s.proposeC <- p:
 	case <-ctx.Done():
@@ -292,6 +430,28 @@ func (s *Store) checkRegion(regionID uint64) error {
 		return fmt.Errorf("%w: %d", ErrRegionNotFound, regionID)
 	}
 	return nil
+}
+
+// epochError describes p's current descriptors for a stale-epoch request:
+// the region, and the local region that starts at its end (a split's new
+// right half).
+func (s *Store) epochError(p *peer) *EpochNotMatchError {
+	e := &EpochNotMatchError{RegionID: p.region.ID, Current: []Region{p.region.Clone()}}
+	if len(p.region.EndKey) == 0 {
+		return e
+	}
+	for _, sp := range p.splitPeers { // split this round, not yet registered
+		if bytes.Equal(sp.p.region.StartKey, p.region.EndKey) {
+			e.Current = append(e.Current, sp.p.region.Clone())
+			return e
+		}
+	}
+	for _, q := range s.peers {
+		if q.initialized && q.region.ID != p.region.ID && bytes.Equal(q.region.StartKey, p.region.EndKey) {
+			e.Current = append(e.Current, q.region.Clone())
+		}
+	}
+	return e
 }
 
 // ReadBarrier returns once a linearizable read of the region may be served

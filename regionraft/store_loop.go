@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/skerrydb/skerry/mvcc/engine"
 	"github.com/skerrydb/skerry/mvcc/keys"
 )
 
@@ -37,6 +38,8 @@ func (s *Store) run() {
 				s.handleStep(m)
 			case p := <-s.addC:
 				s.addPeer(p)
+			case <-s.wakeC:
+				s.runTasks()
 			}
 		}
 		s.busy = false
@@ -47,7 +50,11 @@ func (s *Store) run() {
 			return
 		default:
 		}
-		if err := s.round(); err != nil {
+		err := s.loopErr
+		if err == nil {
+			err = s.round()
+		}
+		if err != nil {
 			f := &FatalError{Err: err}
 			s.fatal.Store(f)
 			s.cfg.Logger.Errorf("regionraft: store %d stopped: %v", s.cfg.StoreID, err)
@@ -74,6 +81,9 @@ func (s *Store) drain(tickC <-chan time.Time) {
 		case p := <-s.addC:
 			s.addPeer(p)
 			continue
+		case <-s.wakeC:
+			s.runTasks()
+			continue
 		case <-tickC:
 			s.tick()
 			continue
@@ -89,18 +99,24 @@ func applyStateKey(p *peer) []byte { return keys.RaftApplyStateKey(p.region.ID) 
 
 func (s *Store) tick() {
 	for _, p := range s.peers {
-		p.rn.Tick()
+		if !p.frozen {
+			p.rn.Tick()
+		}
 	}
 }
 
 func (s *Store) handlePropose(pr *proposal) {
 	p := s.peers[pr.regionID]
-	if p == nil {
+	if p == nil || !p.initialized {
 		pr.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, pr.regionID)
 		return
 	}
 	if err := p.notLeader(); err != nil {
 		pr.done <- err
+		return
+	}
+	if pr.checkVersion && pr.version != p.region.Epoch.Version {
+		pr.done <- s.epochError(p)
 		return
 	}
 	if err := p.rn.Propose(pr.data); err != nil {
@@ -112,7 +128,7 @@ func (s *Store) handlePropose(pr *proposal) {
 
 func (s *Store) handleRead(r *readRequest) {
 	p := s.peers[r.regionID]
-	if p == nil {
+	if p == nil || !p.initialized {
 		r.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, r.regionID)
 		return
 	}
@@ -124,13 +140,71 @@ func (s *Store) handleRead(r *readRequest) {
 }
 
 func (s *Store) handleStep(m RaftMessage) {
+	if m.Msg.GetType() == raftpb.MessageType_MsgSnap {
+		return // snapshots arrive through ReceiveSnapshot, with their data
+	}
 	p := s.peers[m.RegionID]
-	if p == nil || m.To.ID != p.self.ID {
-		return // unknown region or stale peer: creating peers comes with splits/membership
+	if p == nil {
+		if p = s.maybeCreatePeer(m); p == nil {
+			return
+		}
+	}
+	if m.To.ID > p.self.ID && m.To.StoreID == s.cfg.StoreID {
+		// Peer ids only grow: a newer peer of the region was added on this
+		// store, so ours was removed without learning it. Replace it.
+		if p = s.replaceStalePeer(p, m.To); p == nil {
+			return
+		}
+	}
+	if m.To.ID != p.self.ID || p.frozen {
+		return // a message for an older peer of ours (stale), or frozen
+	}
+	if _, ok := p.knownPeers[m.From.ID]; !ok && m.From.ID != 0 {
+		p.knownPeers[m.From.ID] = m.From
 	}
 	if err := p.rn.Step(m.Msg); err != nil {
 		s.cfg.Logger.Debugf("regionraft: region %d step %v: %v", m.RegionID, m.Msg.GetType(), err)
 	}
+}
+
+// maybeCreatePeer creates an uninitialized peer for a leader's message to a
+// region with no local peer (a new replica waiting for its snapshot). It is
+// not persisted: after a restart the next message re-creates it, and its
+// hard state, persisted by the rounds, is reloaded. Messages for a peer id
+// at or below a destroyed one (tombstone) are stale and dropped.
+func (s *Store) maybeCreatePeer(m RaftMessage) *peer {
+	t := m.Msg.GetType()
+	if m.To.StoreID != s.cfg.StoreID || m.To.ID == 0 ||
+		(t != raftpb.MessageType_MsgHeartbeat && t != raftpb.MessageType_MsgApp) {
+		return nil
+	}
+	if m.To.ID <= s.tombstones[m.RegionID] {
+		return nil
+	}
+	p, err := newUninitPeer(&s.cfg, m.RegionID, m.To)
+	if err != nil {
+		s.cfg.Logger.Warningf("regionraft: region %d: create peer %d: %v", m.RegionID, m.To.ID, err)
+		return nil
+	}
+	s.registerUninit(p)
+	return p
+}
+
+// replaceStalePeer destroys p, superseded by the newer local peer self, and
+// creates self uninitialized. nil if that failed (the error stops the store).
+func (s *Store) replaceStalePeer(p *peer, self Peer) *peer {
+	s.cfg.Logger.Infof("regionraft: region %d: peer %d superseded by peer %d on this store", p.region.ID, p.self.ID, self.ID)
+	if err := s.destroyPeer(p, fmt.Errorf("%w: %d (peer replaced): %w", ErrRegionNotFound, p.region.ID, ErrOutcomeUnknown)); err != nil {
+		s.loopErr = err
+		return nil
+	}
+	np, err := newUninitPeer(&s.cfg, p.region.ID, self)
+	if err != nil {
+		s.loopErr = err
+		return nil
+	}
+	s.registerUninit(np)
+	return np
 }
 
 type readyPeer struct {
@@ -170,17 +244,23 @@ func (s *Store) round() error {
 		nEntries int
 		applied  int
 	)
+	s.inRound = true
+	s.roundNo++
+	defer func() { s.inRound = false }()
 	ab := s.cfg.Engine.NewBatch()
 	defer ab.Close()
 	for _, p := range s.peers {
-		if p.compact != 0 {
-			if err := p.storage.compact(ab, p.compact); err != nil {
-				return err
-			}
-			p.compact = 0
-			p.dirty = true
+		if p.frozen {
+			continue
 		}
 		if !p.rn.HasReady() {
+			if p.compact != 0 {
+				if err := p.storage.compact(ab, p.compact); err != nil {
+					return err
+				}
+				p.compact = 0
+				p.dirty = true
+			}
 			if p.dirty {
 				if err := ab.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
 					return err
@@ -193,32 +273,38 @@ func (s *Store) round() error {
 		if rd.SoftState != nil {
 			acks = s.onSoftState(p, rd.SoftState, acks)
 		}
-		if !raft.IsEmptySnap(rd.Snapshot) {
-			return fmt.Errorf("regionraft: region %d: snapshots are not supported yet", p.region.ID)
+		// The two batches commit concurrently, in no set order: everything
+		// a peer writes this round (effects, apply state, log truncation)
+		// goes into one of them. If any committed entry is not yet durable
+		// here (or a snapshot comes first), all of them are applied in the
+		// log batch, after the append.
+		early, late := rd.CommittedEntries, []*raftpb.Entry(nil)
+		if n := len(early); n > 0 && (early[n-1].GetIndex() > p.storage.last || !raft.IsEmptySnap(rd.Snapshot)) {
+			early, late = nil, early
 		}
-		durable := p.storage.last
-		early := rd.CommittedEntries
-		var late []*raftpb.Entry
-		for i, e := range early {
-			if e.GetIndex() > durable {
-				early, late = early[:i], early[i:]
-				break
+		if len(late) == 0 && raft.IsEmptySnap(rd.Snapshot) {
+			if p.compact != 0 {
+				if err := p.storage.compact(ab, p.compact); err != nil {
+					return err
+				}
+				p.compact = 0
+				p.dirty = true
 			}
-		}
-		if len(early) > 0 {
-			var n int
-			var err error
-			acks, n, err = p.applyEntries(ab, s.cfg.Applier, early, acks)
-			if err != nil {
-				return err
+			if len(early) > 0 {
+				var n int
+				var err error
+				acks, n, err = s.applyEntries(p, ab, early, acks)
+				if err != nil {
+					return err
+				}
+				applied += n
 			}
-			applied += n
-		}
-		if p.dirty {
-			if err := ab.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
-				return err
+			if p.dirty {
+				if err := ab.Set(applyStateKey(p), p.storage.apply.encode()); err != nil {
+					return err
+				}
+				p.dirty = false
 			}
-			p.dirty = false
 		}
 		ready = append(ready, pending{readyPeer{p, rd}, late})
 	}
@@ -230,14 +316,29 @@ func (s *Store) round() error {
 	// batch with at most one fsync (group commit).
 	b := s.cfg.Engine.NewBatch()
 	defer b.Close()
+	var snapMsgs []readyMsg
 	for _, pr := range ready {
 		p, rd := pr.rp.p, &pr.rp.rd
+		if !raft.IsEmptySnap(rd.Snapshot) {
+			var err error
+			if acks, err = s.onSnapshotReady(p, b, rd.Snapshot, acks); err != nil {
+				return err
+			}
+			mustSync = true
+		}
 		if len(rd.Entries) > 0 {
 			acks = p.onAppend(rd.Entries, acks)
 			if err := p.storage.append(b, rd.Entries); err != nil {
 				return err
 			}
 			nEntries += len(rd.Entries)
+		}
+		// A conf change raft did not append (one was pending) never will.
+		for _, w := range p.proposals {
+			if w.conf && w.index == 0 {
+				delete(p.proposals, w.id)
+				acks = append(acks, completion{done: w.done, err: fmt.Errorf("%w: region %d", ErrConfChangePending, p.region.ID), prop: w})
+			}
 		}
 		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 			if err := p.storage.setHardState(b, rd.HardState); err != nil {
@@ -252,10 +353,17 @@ func (s *Store) round() error {
 				}
 			}
 		}
+		if p.compact != 0 && p.initialized { // deferred from phase 1: see above
+			if err := p.storage.compact(b, p.compact); err != nil {
+				return err
+			}
+			p.compact = 0
+			p.dirty = true
+		}
 		if len(pr.late) > 0 {
 			var n int
 			var err error
-			acks, n, err = p.applyEntries(b, s.cfg.Applier, pr.late, acks)
+			acks, n, err = s.applyEntries(p, b, pr.late, acks)
 			if err != nil {
 				return err
 			}
@@ -268,10 +376,19 @@ func (s *Store) round() error {
 			p.dirty = false
 		}
 		for _, m := range rd.Messages {
-			if to, ok := p.region.PeerByID(m.GetTo()); ok {
-				msgs = append(msgs, RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch, Msg: m})
+			if to, ok := p.peerByID(m.GetTo()); ok {
+				rm := RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch, Msg: m}
+				if m.GetType() == raftpb.MessageType_MsgSnap {
+					snapMsgs = append(snapMsgs, readyMsg{p, rm})
+				} else {
+					msgs = append(msgs, rm)
+				}
 			}
 		}
+	}
+	for _, p := range s.peers {
+		msgs = append(msgs, p.extraMsgs...)
+		p.extraMsgs = nil
 	}
 
 	// Commit phase 1's applies and acknowledge them on another goroutine
@@ -310,8 +427,14 @@ func (s *Store) round() error {
 		}
 		s.metrics.AppliedEntries.Add(float64(applied))
 	}
+	// The engine now holds exactly the applied state: snapshots may be
+	// taken again (raft may want one while advancing).
+	s.inRound = false
 	if len(msgs) > 0 {
 		s.cfg.Transport.Send(msgs)
+	}
+	for _, sm := range snapMsgs {
+		s.sendSnapshot(sm.p, sm.m)
 	}
 	for _, pr := range ready {
 		pr.rp.p.rn.Advance(pr.rp.rd)
@@ -326,7 +449,85 @@ func (s *Store) round() error {
 		}
 	}
 	s.complete(acks)
+	var splitters []*peer
+	for _, p := range s.peers {
+		if len(p.splitPeers) > 0 {
+			splitters = append(splitters, p)
+		}
+	}
+	for _, p := range splitters {
+		s.registerSplitPeers(p)
+	}
+	for _, p := range s.peers {
+		s.releaseSnaps(p)
+		if p.regionChanged {
+			p.regionChanged = false
+			s.publishRegion(p)
+		}
+		if len(p.adminAcks) > 0 {
+			s.complete(p.adminAcks)
+			p.adminAcks = nil
+		}
+	}
+	for _, p := range s.peers {
+		if p.removed {
+			if err := s.destroyPeer(p, fmt.Errorf("%w: %d (peer removed): %w", ErrRegionNotFound, p.region.ID, ErrOutcomeUnknown)); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
+}
+
+type readyMsg struct {
+	p *peer
+	m RaftMessage
+}
+
+// onSnapshotReady persists a received snapshot's state in b (the log batch,
+// synced, with the Ready's hard state) once raft hands it out. Its data
+// were written by ReceiveSnapshot before it was stepped.
+func (s *Store) onSnapshotReady(p *peer, b engine.Batch, snap *raftpb.Snapshot, acks []completion) ([]completion, error) {
+	md := snap.GetMetadata()
+	exp := p.expectSnap
+	if exp == nil || exp.index != md.GetIndex() || exp.term != md.GetTerm() {
+		return acks, fmt.Errorf("regionraft: region %d: raft applies snapshot %d/%d whose data were not received",
+			p.region.ID, md.GetIndex(), md.GetTerm())
+	}
+	p.expectSnap = nil
+	p.region = exp.region.Clone()
+	if err := p.storage.applySnapshot(b, snap, &p.region); err != nil {
+		return acks, err
+	}
+	if err := b.Delete(keys.RaftSnapshotPendingKey(p.region.ID)); err != nil {
+		return acks, err
+	}
+	p.compact, p.compactProposed = 0, false
+	for _, q := range p.region.Peers {
+		p.knownPeers[q.ID] = q
+	}
+	p.initialized = true
+	p.regionChanged = true
+	p.appliedTerm = md.GetTerm()
+	p.dirty = false // the apply state is in b already
+	return append(acks, completion{done: exp.done}), nil
+}
+
+// publishRegion publishes p's descriptor (a new one, or a new region).
+func (s *Store) publishRegion(p *peer) {
+	if !p.initialized {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ri := s.info[p.region.ID]
+	if ri == nil {
+		ri = &regionInfo{}
+		s.info[p.region.ID] = ri
+		s.metrics.Regions.Set(float64(len(s.info)))
+	}
+	ri.region = p.region.Clone()
+	ri.leader = p.leaderPeer()
 }
 
 func (s *Store) complete(acks []completion) {
@@ -381,9 +582,9 @@ func (s *Store) maybePublishSolo(p *peer) {
 
 // maybeScheduleGC proposes a compact-log admin command on a leader that
 // keeps more than RaftLogGCThreshold applied entries. The truncation point
-// is the lowest index any follower still needs (no snapshots yet), unless
-// a follower lags by more than 4x the threshold: it is then left behind
-// (it will need a snapshot) rather than letting the log grow without bound.
+// is the lowest index any follower still needs, but never keeps more than
+// RaftLogGCThreshold applied entries: a follower further behind (or a new,
+// empty one) is sent a snapshot instead.
 func (s *Store) maybeScheduleGC(p *peer) {
 	a := p.storage.apply
 	if !p.isLeader() || p.compactProposed || a.applied-a.truncIndex <= s.cfg.RaftLogGCThreshold {
@@ -395,7 +596,7 @@ func (s *Store) maybeScheduleGC(p *peer) {
 			to = pr.Match
 		}
 	}
-	if to <= a.truncIndex && a.applied-a.truncIndex > 4*s.cfg.RaftLogGCThreshold {
+	if a.applied-to > s.cfg.RaftLogGCThreshold {
 		to = a.applied - s.cfg.RaftLogGCThreshold
 	}
 	if to <= a.truncIndex {

@@ -101,7 +101,7 @@ func TestRestartRecovery(t *testing.T) {
 	ap := newRecApplier(eng)
 	cfg.Applier = ap
 	s2 := openStarted(t, cfg) // region comes from the engine
-	if r, ok := s2.Region(1); !ok || !r.equal(&Region{ID: 1, Epoch: Epoch{1, 1}, Peers: []Peer{{11, 1}}}) {
+	if r, ok := s2.Region(1); !ok || !r.equal(&Region{ID: 1, Epoch: Epoch{1, 1}, Peers: []Peer{{ID: 11, StoreID: 1}}}) {
 		t.Fatalf("region after restart = %+v %v", r, ok)
 	}
 	if err := s2.BootstrapRegion(soloRegion(1)); err != nil {
@@ -317,7 +317,7 @@ func TestBootstrapAfterStart(t *testing.T) {
 	if got := s.Regions(); len(got) != 2 || got[1].ID != 2 || string(got[1].StartKey) != "m" {
 		t.Fatalf("regions = %+v", got)
 	}
-	if err := s.BootstrapRegion(Region{ID: 3, Peers: []Peer{{31, 9}}}); !errors.Is(err, ErrInvalidRegion) {
+	if err := s.BootstrapRegion(Region{ID: 3, Peers: []Peer{{ID: 31, StoreID: 9}}}); !errors.Is(err, ErrInvalidRegion) {
 		t.Fatalf("region without local peer: %v", err)
 	}
 }

@@ -71,3 +71,30 @@ type Engine interface {
 	Sync() error
 	Close() error
 }
+
+// SSTIngester is implemented by engines that can build sorted tables outside
+// the write path and add them atomically (Pebble: sstable files ingested
+// into the LSM, no write-ahead log, no memtable). It is optional: callers
+// check for it with a type assertion and fall back to batches.
+type SSTIngester interface {
+	// NewSSTWriter starts a new table file in the engine's own directory.
+	NewSSTWriter() (SSTWriter, error)
+	// IngestSSTs atomically and durably adds the finished tables of ws, whose
+	// key ranges must not overlap each other; their records take precedence
+	// over every earlier write (a range deleted before is refilled by them).
+	// On success the files belong to the engine; on failure the caller
+	// Aborts the writers.
+	IngestSSTs(ws []SSTWriter) error
+}
+
+// SSTWriter builds one table file. Not safe for concurrent use.
+type SSTWriter interface {
+	// Set adds a record; keys must be strictly ascending.
+	Set(key, value []byte) error
+	// Size is the number of key and value bytes added so far.
+	Size() uint64
+	// Finish completes the file and syncs it.
+	Finish() error
+	// Abort removes the file (finished or not) unless it was ingested.
+	Abort()
+}

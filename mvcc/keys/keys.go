@@ -32,10 +32,13 @@ const (
 	localStoreIdent  byte = 0x01
 	localRegionRaft  byte = 0x02
 	localRegionState byte = 0x03
+	localTombstone   byte = 0x04
 
 	raftLogSuffix        byte = 0x01
 	raftHardStateSuffix  byte = 0x02
 	raftApplyStateSuffix byte = 0x03
+	raftConfStateSuffix  byte = 0x04
+	raftSnapPendSuffix   byte = 0x05
 )
 
 // StoreIdentKey holds the node's store id, cluster id and format version.
@@ -72,6 +75,32 @@ func RaftHardStateKey(regionID uint64) []byte { return regionRaftPrefix(regionID
 // RaftApplyStateKey holds a region's applied index and truncated state.
 func RaftApplyStateKey(regionID uint64) []byte {
 	return regionRaftPrefix(regionID, raftApplyStateSuffix)
+}
+
+// RaftConfStateKey holds a region's raftpb.ConfState as of its applied
+// index (joint configurations included).
+func RaftConfStateKey(regionID uint64) []byte {
+	return regionRaftPrefix(regionID, raftConfStateSuffix)
+}
+
+// RaftSnapshotPendingKey marks a region whose data are being replaced by a
+// received snapshot: while it exists the region's data are not its applied
+// state.
+func RaftSnapshotPendingKey(regionID uint64) []byte {
+	return regionRaftPrefix(regionID, raftSnapPendSuffix)
+}
+
+// RegionTombstoneKey marks a region whose local peer was destroyed; it
+// holds the id of the removed peer so stale messages are not mistaken for
+// a new peer.
+func RegionTombstoneKey(regionID uint64) []byte {
+	k := []byte{localPrefix, localTombstone}
+	return binary.BigEndian.AppendUint64(k, regionID)
+}
+
+// RegionTombstoneRange bounds every RegionTombstoneKey.
+func RegionTombstoneRange() (lower, upper []byte) {
+	return []byte{localPrefix, localTombstone}, []byte{localPrefix, localTombstone + 1}
 }
 
 // RegionStateKey holds a region's descriptor (range, epoch, peers).

@@ -1,13 +1,20 @@
 // Package pebbleengine implements engine.Engine on Pebble. It is the only
 // package that imports Pebble. It takes a vfs.FS so tests can run on an
-// in-memory or error-injecting filesystem.
+// in-memory or error-injecting filesystem. It also implements
+// engine.SSTIngester: tables are built under <Dir>/ingest (emptied at Open:
+// files left there by a crash were never ingested) and moved into the LSM
+// by Ingest.
 package pebbleengine
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/skerrydb/skerry/mvcc/engine"
@@ -28,8 +35,12 @@ type Options struct {
 
 // Engine is a Pebble-backed engine.Engine.
 type Engine struct {
-	db    *pebble.DB
-	cache interface{ Unref() }
+	db     *pebble.DB
+	cache  interface{ Unref() }
+	fs     vfs.FS
+	opts   *pebble.Options
+	sstDir string // table files being built for ingestion
+	sstSeq atomic.Uint64
 }
 
 // Open opens (creating if needed) the store at opts.Dir.
@@ -59,7 +70,79 @@ func Open(opts Options) (*Engine, error) {
 		cache.Unref()
 		return nil, fmt.Errorf("pebbleengine: open %s: %w", opts.Dir, err)
 	}
-	return &Engine{db: db, cache: cache}, nil
+	e := &Engine{db: db, cache: cache, fs: fs, opts: po, sstDir: fs.PathJoin(opts.Dir, "ingest")}
+	// Tables left by a crash before their ingestion are garbage.
+	if err := errors.Join(fs.RemoveAll(e.sstDir), fs.MkdirAll(e.sstDir, 0o755)); err != nil {
+		_ = db.Close()
+		cache.Unref()
+		return nil, fmt.Errorf("pebbleengine: ingest directory: %w", err)
+	}
+	return e, nil
+}
+
+var _ engine.SSTIngester = (*Engine)(nil)
+
+// NewSSTWriter implements engine.SSTIngester.
+func (e *Engine) NewSSTWriter() (engine.SSTWriter, error) {
+	path := e.fs.PathJoin(e.sstDir, fmt.Sprintf("%06d.sst", e.sstSeq.Add(1)))
+	f, err := e.fs.Create(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, err
+	}
+	wo := e.opts.MakeWriterOptions(0, e.db.FormatMajorVersion().MaxTableFormat())
+	return &sstWriter{fs: e.fs, path: path, w: sstable.NewWriter(objstorageprovider.NewFileWritable(f), wo)}, nil
+}
+
+// IngestSSTs implements engine.SSTIngester.
+func (e *Engine) IngestSSTs(ws []engine.SSTWriter) error {
+	paths := make([]string, 0, len(ws))
+	for _, w := range ws {
+		sw, ok := w.(*sstWriter)
+		if !ok || sw.w != nil {
+			return errors.New("pebbleengine: ingest of an unfinished or foreign table")
+		}
+		paths = append(paths, sw.path)
+	}
+	if err := e.db.Ingest(context.Background(), paths); err != nil {
+		return fmt.Errorf("pebbleengine: ingest: %w", err)
+	}
+	for _, w := range ws {
+		w.(*sstWriter).ingested = true
+	}
+	return nil
+}
+
+type sstWriter struct {
+	fs       vfs.FS
+	path     string
+	w        *sstable.Writer // nil once finished
+	size     uint64
+	ingested bool
+}
+
+func (w *sstWriter) Set(k, v []byte) error {
+	w.size += uint64(len(k) + len(v))
+	return w.w.Set(k, v)
+}
+
+func (w *sstWriter) Size() uint64 { return w.size }
+
+// Finish closes the table; the file writable syncs it before closing.
+func (w *sstWriter) Finish() error {
+	err := w.w.Close()
+	w.w = nil
+	return err
+}
+
+func (w *sstWriter) Abort() {
+	if w.ingested {
+		return
+	}
+	if w.w != nil {
+		_ = w.w.Close()
+		w.w = nil
+	}
+	_ = w.fs.Remove(w.path)
 }
 
 // DB exposes the Pebble handle for metrics collection.

@@ -1,0 +1,161 @@
+package regionraft
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
+
+func TestClusterSplit(t *testing.T) {
+	c := newTestCluster(t, []uint64{1, 2, 3}, nil, threeVoterRegion())
+	c.proposeAll(1, []string{"a1", "z1"})
+	l := c.leader(1)
+	r, _ := l.Region(1)
+	ctx := ctxT(t)
+	if _, _, err := l.Split(ctx, 1, r.Epoch, []byte("m"), 2, []uint64{201, 202}); !errors.Is(err, ErrInvalidRegion) {
+		t.Fatalf("split with too few peer ids: %v", err)
+	}
+	left, right, err := l.Split(ctx, 1, r.Epoch, []byte("m"), 2, []uint64{201, 202, 203})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(left.EndKey, []byte("m")) || !bytes.Equal(right.StartKey, []byte("m")) || len(right.EndKey) != 0 ||
+		left.Epoch.Version != 2 || right.Epoch.Version != 2 || right.ID != 2 {
+		t.Fatalf("split: left %+v right %+v", left, right)
+	}
+	for i, p := range r.Peers {
+		if right.Peers[i] != (Peer{ID: 201 + uint64(i), StoreID: p.StoreID}) {
+			t.Fatalf("right peers %+v", right.Peers)
+		}
+	}
+	if got, _ := l.Region(2); !got.equal(&right) {
+		t.Fatalf("published right region %+v", got)
+	}
+	for id, s := range c.stores {
+		eventually(t, fmt.Sprintf("store %d split", id), func() bool {
+			lr, ok1 := s.Region(1)
+			rr, ok2 := s.Region(2)
+			return ok1 && ok2 && lr.equal(&left) && rr.equal(&right)
+		})
+	}
+	// Both sides take writes; a request routed with the old epoch is refused.
+	rl := c.leader(2)
+	if err := rl.ProposeEpoch(ctx, 2, right.Epoch, []byte("z2")); err != nil {
+		t.Fatal(err)
+	}
+	ll := c.leader(1)
+	var ene *EpochNotMatchError
+	if err := ll.ProposeEpoch(ctx, 1, r.Epoch, []byte("stale")); !errors.As(err, &ene) || ene.RegionID != 1 || len(ene.Current) == 0 {
+		t.Fatalf("stale epoch proposal: %v", err)
+	}
+	if err := ll.ProposeEpoch(ctx, 1, left.Epoch, []byte("a2")); err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := ll.RegionForKeys([][]byte{[]byte("z")}); !ok || id != 2 {
+		t.Fatalf("RegionForKeys(z) = %d, %v", id, ok)
+	}
+	for id := uint64(1); id <= 3; id++ {
+		c.restart(id)
+	}
+	c.propose(1, "a3")
+	c.propose(2, "z3")
+	c.waitHas([]uint64{1, 2, 3}, []string{"a1", "a2", "a3", "z1", "z2", "z3"})
+	for id := range c.stores {
+		if c.has(id, "stale") {
+			t.Fatal("stale-epoch command applied")
+		}
+	}
+}
+
+// TestEpochCheckedAtApply proposes a split and, behind it in the log, a
+// command routed with the pre-split epoch: it passes the propose-time check
+// but must be refused when applied.
+func TestEpochCheckedAtApply(t *testing.T) {
+	eng := newTestEngine()
+	ap := newRecApplier(eng)
+	s := openStarted(t, testConfig(1, eng, ap), soloRegion(1))
+	r, _ := s.Region(1)
+	ctx := ctxT(t)
+	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
+	cmd := &proposal{id: id, regionID: 1, data: encodeEpochCommand(id, r.Epoch.Version, []byte("late")),
+		checkVersion: true, version: r.Epoch.Version, done: make(chan error, 1)}
+	split := &proposal{id: id + 1, regionID: 1, split: true, splitResult: &[2]Region{}, done: make(chan error, 1)}
+	err := s.runOnLoop(ctx, func() error {
+		p := s.peers[1]
+		if err := p.rn.Propose(encodeSplit(split.id, r.Epoch.Version, []byte("m"), 2, []uint64{21})); err != nil {
+			return err
+		}
+		p.proposals[split.id] = split
+		s.handlePropose(cmd)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.wait(ctx, split.done); err != nil {
+		t.Fatal(err)
+	}
+	var ene *EpochNotMatchError
+	if err := s.wait(ctx, cmd.done); !errors.As(err, &ene) || len(ene.Current) != 2 {
+		t.Fatalf("command behind a split: %v", err)
+	}
+	for _, e := range ap.entries(1) {
+		if e.cmd == "late" {
+			t.Fatal("stale command applied")
+		}
+	}
+	if err := s.WaitLeader(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ProposeEpoch(ctx, 2, split.splitResult[1].Epoch, []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSplitKeyAndSize(t *testing.T) {
+	eng := newTestEngine()
+	s := openStarted(t, testConfig(1, eng, newRecApplier(eng)), soloRegion(1))
+	ctx := ctxT(t)
+	for i := 0; i < 40; i++ {
+		k := keys.MetaKey(0, []byte(fmt.Sprintf("key%d", i)))
+		if err := s.Propose(ctx, 1, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size, n, err := s.ApproximateSize(1)
+	if err != nil || n < 40 || size == 0 {
+		t.Fatalf("size %d, %d keys, %v", size, n, err)
+	}
+	k, err := s.SplitKey(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k) != 2 {
+		t.Fatalf("split key %x is not a slot boundary", k)
+	}
+	r, _ := s.Region(1)
+	left, right, err := s.Split(ctx, 1, r.Epoch, k, 2, []uint64{21})
+	if err != nil {
+		t.Fatal(err)
+	}
+	countData := func(r Region) int {
+		n := 0
+		for i := 0; i < 40; i++ {
+			if r.ContainsKey(keys.MetaKey(0, []byte(fmt.Sprintf("key%d", i)))) {
+				n++
+			}
+		}
+		return n
+	}
+	if a, b := countData(left), countData(right); a == 0 || b == 0 || a+b != 40 {
+		t.Fatalf("split at %x leaves %d and %d keys", k, a, b)
+	}
+	if _, err := s.SplitKey(99); !errors.Is(err, ErrRegionNotFound) {
+		t.Fatal(err)
+	}
+	_ = context.Background
+}
