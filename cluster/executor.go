@@ -28,7 +28,8 @@ type oracle interface {
 
 // raftStore is the part of regionraft.Store the executor uses.
 type raftStore interface {
-	Propose(ctx context.Context, regionID uint64, cmd []byte) error
+	ProposeEpoch(ctx context.Context, regionID uint64, epoch regionraft.Epoch, cmd []byte) error
+	Region(regionID uint64) (regionraft.Region, bool)
 	ReadBarrier(ctx context.Context, regionID uint64) error
 	RegionForKeys(keys [][]byte) (uint64, bool)
 	Leader(regionID uint64) (regionraft.Peer, bool)
@@ -139,9 +140,16 @@ func (x *executor) notLocal(region uint64, err error) error {
 	switch {
 	case errors.As(err, &nl):
 		return &commands.NotLocalError{Node: nl.Leader.StoreID, Cause: err}
+	case errors.Is(err, regionraft.ErrOutcomeUnknown):
+		return err // it may have been applied: never run it again
 	case errors.Is(err, regionraft.ErrProposalDropped), errors.Is(err, regionraft.ErrReadDropped):
 		leader, _ := x.raft.Leader(region)
 		return &commands.NotLocalError{Node: leader.StoreID, Cause: err}
+	case errors.As(err, new(*regionraft.EpochNotMatchError)), errors.Is(err, regionraft.ErrRegionNotFound):
+		// The region split or moved under the command, which was not
+		// applied: run it again from the start (Node 0: here, after a
+		// short backoff, with the new regions).
+		return &commands.NotLocalError{Cause: err}
 	}
 	return err
 }
@@ -151,6 +159,7 @@ func (x *executor) notLocal(region uint64, err error) error {
 type localTxn struct {
 	guard  txn.Guard
 	region uint64
+	epoch  regionraft.Epoch // the region's, when the command was routed
 	ts     uint64
 	rd     *mvcc.Reader
 	t      *txn.Txn
@@ -170,6 +179,11 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn,
 	if lt.region, err = x.region(lks); err != nil {
 		return lt, err
 	}
+	r, ok := x.raft.Region(lt.region)
+	if !ok {
+		return lt, &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
+	}
+	lt.epoch = r.Epoch
 	if err = x.raft.ReadBarrier(ctx, lt.region); err != nil {
 		return lt, x.notLocal(lt.region, err)
 	}
@@ -239,7 +253,9 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	if err != nil {
 		return err
 	}
-	if err := x.raft.Propose(ctx, lt.region, mvcc.EncodeModifies(mods)); err != nil {
+	// The epoch makes a command routed before a split fail instead of
+	// writing keys its region no longer holds (checked again at apply).
+	if err := x.raft.ProposeEpoch(ctx, lt.region, lt.epoch, mvcc.EncodeModifies(mods)); err != nil {
 		for _, m := range muts { // the outcome is unknown
 			x.cache.Invalidate(m.Key)
 		}

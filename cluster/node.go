@@ -147,7 +147,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		StoreID:   storeID,
 		Engine:    n.engine,
 		Transport: transport,
-		Applier: &applier{expiry: tracker, gc: gcMarks, locks: locks, cache: cache},
+		Applier:   &applier{expiry: tracker, gc: gcMarks, locks: locks, cache: cache},
 		// The version cache is only valid while this node leads without
 		// interruption (mvcc.VersionCache): forget it on every change.
 		OnLeaderChange: func(uint64, bool) { cache.Clear() },
@@ -244,7 +244,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	if multi {
 		pl := &placement{storeID: storeID, pdc: n.pdc, raft: n.raft, log: log,
-			storeEvery: 10 * time.Second, regionEvery: time.Second}
+			storeEvery: 10 * time.Second, regionEvery: time.Second, sizeEvery: time.Minute}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); pl.run(n.ctx) }()
 	}

@@ -86,7 +86,7 @@ func (h rpcHandler) Step(m regionraft.RaftMessage) error { return h.n.raft.Step(
 
 // ReceiveSnapshot implements rpc.Handler.
 func (h rpcHandler) ReceiveSnapshot(ctx context.Context, m regionraft.RaftMessage, data io.Reader) error {
-	return errors.New("cluster: snapshots are not supported yet")
+	return h.n.raft.ReceiveSnapshot(ctx, m, data)
 }
 
 // Forward implements rpc.Handler: it runs a command another node received.

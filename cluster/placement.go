@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/skerrydb/skerry/pd/pdclient"
@@ -20,9 +23,16 @@ func toPDRegion(r regionraft.Region) pdclient.Region {
 }
 
 func toPDPeer(p regionraft.Peer) pdclient.Peer {
-	return pdclient.Peer{ID: p.ID, StoreID: p.StoreID}
+	return pdclient.Peer{ID: p.ID, StoreID: p.StoreID, Learner: p.Learner}
 }
 
+func fromPDPeer(p pdclient.Peer) regionraft.Peer {
+	return regionraft.Peer{ID: p.ID, StoreID: p.StoreID, Learner: p.Learner}
+}
+
+func fromPDEpoch(e pdclient.Epoch) regionraft.Epoch {
+	return regionraft.Epoch{ConfVer: e.ConfVer, Version: e.Version}
+}
 
 // placement reports this store and its regions to PD and runs the steps
 // PD's schedulers return (DESIGN.md §7): a store heartbeat every
@@ -36,11 +46,23 @@ type placement struct {
 	storeEvery  time.Duration
 	regionEvery time.Duration
 
-	// onStep runs a step PD returned for a region led here.
-	onStep func(ctx context.Context, r regionraft.Region, op pdclient.Operator)
+	// sizeEvery is how often a region's size is measured (a scan of the
+	// region: ApproximateSize reads it all).
+	sizeEvery time.Duration
+
+	mu      sync.Mutex
+	running map[uint64]bool // region -> a step is running
+	sizes   map[uint64]regionSize
+	wg      sync.WaitGroup
+}
+
+type regionSize struct {
+	bytes, keys uint64
+	at          time.Time
 }
 
 func (p *placement) run(ctx context.Context) {
+	defer p.wg.Wait()
 	rt := time.NewTicker(p.regionEvery)
 	defer rt.Stop()
 	lastStore := time.Time{}
@@ -80,6 +102,7 @@ func (p *placement) regionHeartbeats(ctx context.Context) {
 			continue
 		}
 		hb := pdclient.RegionHeartbeat{Region: toPDRegion(r), Leader: toPDPeer(l)}
+		hb.ApproxBytes, hb.ApproxKeys = p.size(r.ID)
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		op, err := p.pdc.RegionHeartbeat(hctx, hb)
 		cancel()
@@ -89,8 +112,112 @@ func (p *placement) regionHeartbeats(ctx context.Context) {
 			}
 			continue
 		}
-		if op != nil && p.onStep != nil {
-			p.onStep(ctx, r, *op)
+		if op != nil {
+			p.start(ctx, r, *op)
 		}
 	}
+}
+
+// size returns the region's last measured size, measuring it again when
+// older than sizeEvery.
+func (p *placement) size(regionID uint64) (bytes, keys uint64) {
+	p.mu.Lock()
+	if p.sizes == nil {
+		p.sizes = map[uint64]regionSize{}
+	}
+	sz, ok := p.sizes[regionID]
+	p.mu.Unlock()
+	if ok && time.Since(sz.at) < p.sizeEvery {
+		return sz.bytes, sz.keys
+	}
+	b, k, err := p.raft.ApproximateSize(regionID)
+	if err != nil {
+		return sz.bytes, sz.keys
+	}
+	p.mu.Lock()
+	p.sizes[regionID] = regionSize{bytes: b, keys: k, at: time.Now()}
+	p.mu.Unlock()
+	return b, k
+}
+
+// start runs op on its own goroutine unless a step of the region runs.
+func (p *placement) start(ctx context.Context, r regionraft.Region, op pdclient.Operator) {
+	p.mu.Lock()
+	if p.running == nil {
+		p.running = map[uint64]bool{}
+	}
+	if p.running[r.ID] {
+		p.mu.Unlock()
+		return
+	}
+	p.running[r.ID] = true
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer func() { p.mu.Lock(); delete(p.running, r.ID); p.mu.Unlock() }()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := p.runStep(sctx, r, op); err != nil && ctx.Err() == nil {
+			p.log.Info("placement step failed", "region", r.ID, "step", op.Kind.String(), "err", err)
+		}
+	}()
+}
+
+// errStaleStep: the step was issued for an older epoch of the region.
+var errStaleStep = errors.New("cluster: placement step for an older region epoch")
+
+func (p *placement) runStep(ctx context.Context, r regionraft.Region, op pdclient.Operator) error {
+	if e := fromPDEpoch(op.Epoch); e.ConfVer < r.Epoch.ConfVer || e.Version < r.Epoch.Version {
+		return errStaleStep
+	}
+	peer := fromPDPeer(op.Peer)
+	switch op.Kind {
+	case pdclient.OpAddLearner:
+		if _, ok := r.PeerByID(peer.ID); ok {
+			return nil // done already
+		}
+		peer.Learner = true
+		return p.raft.ChangePeers(ctx, r.ID, []regionraft.PeerChange{{Type: regionraft.AddLearner, Peer: peer}})
+	case pdclient.OpPromoteLearner:
+		if cur, ok := r.PeerByID(peer.ID); ok && !cur.Learner {
+			return nil
+		}
+		peer.Learner = false
+		return p.raft.ChangePeers(ctx, r.ID, []regionraft.PeerChange{{Type: regionraft.AddVoter, Peer: peer}})
+	case pdclient.OpRemovePeer:
+		if _, ok := r.PeerByID(peer.ID); !ok {
+			return nil
+		}
+		return p.raft.ChangePeers(ctx, r.ID, []regionraft.PeerChange{{Type: regionraft.RemovePeer, Peer: peer}})
+	case pdclient.OpTransferLeader:
+		return p.raft.TransferLeader(ctx, r.ID, peer.ID)
+	case pdclient.OpSplit:
+		return p.split(ctx, r, op.SplitKeys)
+	}
+	return fmt.Errorf("cluster: unknown placement step %d", op.Kind)
+}
+
+// split splits r at key (or at a key the store picks) with IDs from PD,
+// and reports both halves.
+func (p *placement) split(ctx context.Context, r regionraft.Region, at [][]byte) error {
+	var key []byte
+	if len(at) > 0 {
+		key = at[0]
+	} else {
+		k, err := p.raft.SplitKey(r.ID)
+		if err != nil {
+			return err
+		}
+		key = k
+	}
+	newID, peerIDs, err := p.pdc.AskSplit(ctx, toPDRegion(r))
+	if err != nil {
+		return err
+	}
+	left, right, err := p.raft.Split(ctx, r.ID, r.Epoch, key, newID, peerIDs)
+	if err != nil {
+		return err
+	}
+	return p.pdc.ReportSplit(ctx, toPDRegion(left), toPDRegion(right))
 }
