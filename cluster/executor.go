@@ -122,9 +122,10 @@ func (x *executor) region(lks [][]byte) (uint64, error) {
 	id, ok := x.raft.RegionForKeys(lks)
 	if !ok {
 		if x.route != nil {
-			if node, ok := x.route(lks); ok {
-				return 0, &commands.NotLocalError{Node: node, Cause: ErrNoRegion}
-			}
+			// Unknown to PD yet (no heartbeat since the region was
+			// created or moved) gives Node 0: retried after a backoff.
+			node, _ := x.route(lks)
+			return 0, &commands.NotLocalError{Node: node, Cause: ErrNoRegion}
 		}
 		return 0, ErrNoRegion
 	}

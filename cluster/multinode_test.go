@@ -125,3 +125,44 @@ func waitLeader(t *testing.T, c *clustertest.Cluster) int {
 	t.Fatal("no leader")
 	return -1
 }
+
+// TestDeadStoreReplicasAreRebuilt runs three PD nodes and a fourth node
+// that joins with --join. When a replica's node stays down longer than
+// max-store-down-time, PD rebuilds the replica on the fourth store (learner,
+// snapshot, promotion) and removes the dead one; data stay readable.
+func TestDeadStoreReplicasAreRebuilt(t *testing.T) {
+	cfgs := clustertest.ClusterConfigs(t, 3)
+	for i := range cfgs {
+		cfgs[i].MaxStoreDownTime = 2 * time.Second
+	}
+	joiner := clustertest.Config(t, t.TempDir())
+	joiner.PeerAddr = "127.0.0.1:" + fmt.Sprint(clustertest.FreePort(t))
+	for _, c := range cfgs {
+		joiner.Join = append(joiner.Join, "http://"+c.PDClientAddr)
+	}
+	c := clustertest.StartCluster(t, append(cfgs, joiner))
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cl := redis.NewClient(&redis.Options{Addr: c.Nodes[3].Addr(), MaxRetries: -1})
+	defer cl.Close()
+	for i := range 200 {
+		if err := cl.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatalf("SET through the joined node: %v", err)
+		}
+	}
+	victim := (waitLeader(t, c) + 1) % 3 // a follower replica
+	c.Stop(victim)
+	joined := c.Nodes[3]
+	deadline := time.Now().Add(60 * time.Second)
+	for joined.RegionCount() == 0 || !joined.HasVoter() {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica was rebuilt on the joined store")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for i := range 200 {
+		if v, err := cl.Get(ctx, fmt.Sprintf("k%d", i)).Int(); err != nil || v != i {
+			t.Fatalf("k%d after the rebuild: %v %v", i, v, err)
+		}
+	}
+}

@@ -268,6 +268,28 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	return n, nil
 }
 
+// handOffLeaders transfers the leadership of every region led here to
+// another voter before a graceful stop, so clients see no election pause.
+// Each transfer is bounded; a region whose transfer fails just elects a
+// leader after the stop, as after a crash.
+func (n *Node) handOffLeaders() {
+	for _, r := range n.leads().regions {
+		for _, p := range r.Peers {
+			if p.StoreID == n.storeID || p.Learner {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := n.raft.TransferLeader(ctx, r.ID, p.ID)
+			cancel()
+			if err != nil {
+				n.log.Info("leader hand-off failed", "region", r.ID, "to-store", p.StoreID, "err", err)
+				continue
+			}
+			break
+		}
+	}
+}
+
 // serveRPC starts the internal RPC server on the peer address.
 func (n *Node) serveRPC() error {
 	srv, err := rpc.NewServer(rpcHandler{n}, rpc.ServerOptions{Logger: n.log})
@@ -321,6 +343,9 @@ func (n *Node) Close() error {
 		}
 		if n.status != nil {
 			errs = append(errs, n.status.Close())
+		}
+		if n.rpcc != nil && n.raft != nil {
+			n.handOffLeaders() // before the node stops answering raft
 		}
 		n.cancel()
 		if n.rpcs != nil {
@@ -454,3 +479,16 @@ func (n *Node) LeaderCount() int { return len(n.leads().regions) }
 
 // StoreID is this node's store id.
 func (n *Node) StoreID() uint64 { return n.storeID }
+
+// RegionCount is how many region replicas this node holds.
+func (n *Node) RegionCount() int { return len(n.raft.Regions()) }
+
+// HasVoter reports whether this node holds a voting replica of some region.
+func (n *Node) HasVoter() bool {
+	for _, r := range n.raft.Regions() {
+		if p, ok := r.PeerOnStore(n.storeID); ok && !p.Learner {
+			return true
+		}
+	}
+	return false
+}
