@@ -84,7 +84,7 @@ func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
 			t.Fatalf("write %d before the crash: %v", i, err)
 		}
 	}
-	c.Stop(leader)
+	c.Crash(leader)
 	stopped := time.Now()
 	var firstOK time.Duration
 	for i := 50; i < 150; i++ {
@@ -151,7 +151,7 @@ func TestDeadStoreReplicasAreRebuilt(t *testing.T) {
 		}
 	}
 	victim := (waitLeader(t, c) + 1) % 3 // a follower replica
-	c.Stop(victim)
+	c.Crash(victim)
 	joined := c.Nodes[3]
 	deadline := time.Now().Add(60 * time.Second)
 	for joined.RegionCount() == 0 || !joined.HasVoter() {

@@ -59,6 +59,7 @@ type Node struct {
 	rpcc     *rpc.Client // nil on a single node
 	rpcs     *rpc.Server
 	disp     atomic.Pointer[commands.Dispatcher]
+	abrupt   atomic.Bool // Stop without handing leadership off (tests)
 
 	wg           sync.WaitGroup
 	shutdownReq  chan struct{}
@@ -268,6 +269,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	return n, nil
 }
 
+// CloseAbruptly stops the node like Close but without handing its
+// leaderships off first: to the rest of the cluster it looks like a crash
+// (tests use it; acknowledged data is durable either way).
+func (n *Node) CloseAbruptly() error {
+	n.abrupt.Store(true)
+	return n.Close()
+}
+
 // handOffLeaders transfers the leadership of every region led here to
 // another voter before a graceful stop, so clients see no election pause.
 // Each transfer is bounded; a region whose transfer fails just elects a
@@ -344,7 +353,7 @@ func (n *Node) Close() error {
 		if n.status != nil {
 			errs = append(errs, n.status.Close())
 		}
-		if n.rpcc != nil && n.raft != nil {
+		if n.rpcc != nil && n.raft != nil && !n.abrupt.Load() {
 			n.handOffLeaders() // before the node stops answering raft
 		}
 		n.cancel()

@@ -139,6 +139,17 @@ func (c *Cluster) Stop(i int) {
 	}
 }
 
+// Crash closes node i without a graceful hand-off of its leaderships.
+func (c *Cluster) Crash(i int) {
+	c.t.Helper()
+	if n := c.Nodes[i]; n != nil {
+		c.Nodes[i] = nil
+		if err := n.CloseAbruptly(); err != nil {
+			c.t.Errorf("crash node %d: %v", i+1, err)
+		}
+	}
+}
+
 // Restart starts node i again on its data directory.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
