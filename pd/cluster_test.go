@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +19,15 @@ import (
 // once a quorum is up) with fast etcd timings, and closes them at test end.
 func startCluster(t *testing.T, n int) []*Server {
 	t.Helper()
+	return startClusterWith(t, n, nil)
+}
+
+// startClusterWith is startCluster with tweak (if not nil) applied to
+// each member's Config.
+func startClusterWith(t *testing.T, n int, tweak func(*Config)) []*Server {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
-		servers, err := tryStartCluster(t, n)
+		servers, err := tryStartCluster(t, n, tweak)
 		if err == nil {
 			t.Cleanup(func() { closeAll(servers) })
 			return servers
@@ -30,7 +38,7 @@ func startCluster(t *testing.T, n int) []*Server {
 	}
 }
 
-func tryStartCluster(t *testing.T, n int) ([]*Server, error) {
+func tryStartCluster(t *testing.T, n int, tweak func(*Config)) ([]*Server, error) {
 	cfgs := make([]Config, n)
 	var initial []string
 	for i := range cfgs {
@@ -45,6 +53,9 @@ func tryStartCluster(t *testing.T, n int) ([]*Server, error) {
 			unsafeNoFsync:    true,
 			tickMs:           10,
 			electionMs:       100,
+		}
+		if tweak != nil {
+			tweak(&cfgs[i])
 		}
 		initial = append(initial, cfgs[i].Name+"="+cfgs[i].PeerURL)
 	}
@@ -164,6 +175,89 @@ func TestMultiMemberElectionAndRedirect(t *testing.T) {
 	}
 	if id, err := c.AllocID(ctx); err != nil || id == 0 {
 		t.Fatalf("AllocID = %d, %v", id, err)
+	}
+}
+
+// TestClientThroughFollowerWhileLeaderTakesOver: the PD leader resigns and
+// the member that wins next is slow to load its state. A client that
+// knows only the remaining follower is redirected to the new leader, which
+// answers "leader unknown" while it loads; the client must keep going back
+// to it rather than stop following the follower's redirect (it once did,
+// and the call ran out of budget although a leader was serving: the
+// multi-node start-up failure "no PD leader reachable ... not PD leader
+// (leader at X)").
+func TestClientThroughFollowerWhileLeaderTakesOver(t *testing.T) {
+	var hold atomic.Bool
+	taking := make(chan string, 3) // ClientURL of a member held in takeover
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	var unknownAnswers atomic.Int64 // "leader unknown" answers while held
+	servers := startClusterWith(t, 3, func(c *Config) {
+		url := c.ClientURL
+		c.beforeServe = func() {
+			if hold.Load() {
+				taking <- url
+				<-release
+			}
+		}
+		c.onNotLeader = func(leaderURL string) {
+			if leaderURL == "" && hold.Load() {
+				unknownAnswers.Add(1)
+			}
+		}
+	})
+	defer unblock() // before the members close (deferred cleanups run later)
+	old := waitPDLeader(t, servers)
+	hold.Store(true)
+	old.Close() // resigns: one of the others takes over, and is held
+
+	var newURL string
+	select {
+	case newURL = <-taking:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no member took over")
+	}
+	var follower *Server
+	for _, s := range servers {
+		if s != old && s.ClientURL() != newURL {
+			follower = s
+		}
+	}
+	// The follower names the held member (its election key exists).
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if _, err := follower.AllocID(ctx); !errors.Is(err, pdclient.ErrNotLeader) || !strings.Contains(err.Error(), newURL) {
+		t.Fatalf("follower AllocID err = %v, want a redirect to %s", err, newURL)
+	}
+
+	c, err := pdclient.Dial(ctx, []string{follower.ClientURL()}, pdclient.WithRetryTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	type result struct {
+		id  uint64
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		id, err := c.AllocID(ctx)
+		done <- result{id, err}
+	}()
+	// The client keeps coming back to the held member (a client that
+	// forgot the redirect would ask it once, then only the follower).
+	deadline := time.Now().Add(5 * time.Second)
+	for unknownAnswers.Load() < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the taking-over member was asked %d times; the client stopped following the redirect", unknownAnswers.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	unblock()
+	r := <-done
+	if r.err != nil || r.id == 0 {
+		t.Fatalf("AllocID through the follower = %d, %v", r.id, r.err)
 	}
 }
 

@@ -85,6 +85,14 @@ type Config struct {
 	// tickMs and electionMs override etcd's heartbeat interval and
 	// election timeout (ms); tests only. Defaults: etcd's (100, 1000).
 	tickMs, electionMs uint
+	// beforeServe, if set, runs after a member that won the election has
+	// loaded its state and before it serves (it may block: a slow
+	// takeover); tests only.
+	beforeServe func()
+	// onNotLeader, if set, is called with the leader URL of every
+	// not-leader answer this member gives ("" while it is taking over or
+	// knows no leader); tests only.
+	onNotLeader func(leaderURL string)
 }
 
 // withDefaults returns c with zero fields set to their defaults.

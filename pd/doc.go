@@ -20,14 +20,18 @@
 // (concurrency.Election on a session lease of cfg.LeaderLease) with its
 // client URL as the value. The winner checks its election key still
 // exists, loads the TSO window, the ID allocator, the stores and the
-// region tree from etcd, and only then serves. It renews the lease every
+// region tree from etcd (within one LeaderLease, else it resigns and
+// campaigns again: a member must not hold the key without serving), and
+// only then serves. It renews the lease every
 // LeaderLease/4 and serves only until the last successful renewal's send
 // time + 90% of the TTL: etcd expires the lease no earlier, so a deposed
 // leader stops issuing timestamps before a successor can start. Losing
 // the session, the window or ctx ends the term; the member resigns and
 // campaigns again. Followers answer every call (but ClusterID) with a
 // *pdclient.NotLeaderError holding the leader's client URL, read from the
-// election key.
+// election key. The winner answers with "leader unknown" (an empty URL,
+// never its own) while it loads: followers already name it, so pdclient
+// backs off and goes back to it, and the call succeeds once it serves.
 //
 // gRPC (service.go, pdclient/wire.go): the PD service is registered on
 // etcd's own gRPC server through embed.Config.ServiceRegister, so it

@@ -45,7 +45,13 @@ func (s *Server) leader(ctx context.Context) (*leadership, error) {
 	defer cancel()
 	url, _ := s.leaderURL(qctx) // unknown on error: the caller retries
 	if url == s.cfg.ClientURL {
-		url = "" // taking over or stepping down: not serving yet
+		// Taking over (loading, bounded by takeoverTimeout) or stepping
+		// down: not serving yet. "Leader unknown" makes pdclient back off
+		// and ask again; the other members keep naming this one.
+		url = ""
+	}
+	if s.cfg.onNotLeader != nil {
+		s.cfg.onNotLeader(url)
 	}
 	return nil, &pdclient.NotLeaderError{LeaderURL: url}
 }
@@ -61,6 +67,10 @@ func (s *Server) leaderURL(ctx context.Context) (string, error) {
 	}
 	return string(resp.Kvs[0].Value), nil
 }
+
+// takeoverTimeout bounds loading the state of a new leadership: a lease
+// TTL, after which the member resigns and campaigns again.
+func (s *Server) takeoverTimeout() time.Duration { return s.cfg.LeaderLease }
 
 // leaseTTLSeconds is cfg.LeaderLease in etcd's unit, rounded up.
 func (s *Server) leaseTTLSeconds() int {
@@ -147,9 +157,17 @@ func (s *Server) serveAsLeader(ctx context.Context, sess *concurrency.Session, e
 		return err
 	}
 	guard := clientv3.Compare(clientv3.CreateRevision(e.Key()), "=", e.Rev())
-	l, err := s.newLeadership(ctx, guard)
+	// The other members name this one as leader from the moment it holds
+	// the election key: a takeover that stalls (etcd slow or unreachable
+	// from here) must give the key up, not hold it without serving.
+	lctx, lcancel := context.WithTimeout(ctx, s.takeoverTimeout())
+	l, err := s.newLeadership(lctx, guard)
+	lcancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("pd: take over as PD leader: %w", err)
+	}
+	if s.cfg.beforeServe != nil {
+		s.cfg.beforeServe()
 	}
 	l.tso.setLease(until)
 	s.lead.Store(l)

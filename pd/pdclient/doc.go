@@ -13,9 +13,14 @@
 //
 // Dial's Backend sends each call to the PD leader it last saw; a member
 // that is not the leader answers *NotLeaderError with the leader's URL,
-// which is followed at once; elections in progress and unreachable
-// members are retried against the others with exponential backoff (10 ms
-// to 500 ms) for at most WithRetryTimeout (default 10 s) per call. Errors
+// which is recorded (so later attempts go there, even if the URL is not
+// among the endpoints) and followed at once (a bounded number of hops per
+// backoff round); elections in progress (including a new leader still
+// loading, which answers "leader unknown") and unreachable members are
+// retried against the others with exponential backoff (10 ms to 500 ms)
+// for at most WithRetryTimeout (default 10 s) per call. Each attempt is
+// bounded by a quarter of that (at least 1 s), so a hung member cannot
+// eat the whole budget. Errors
 // keep their identity over the wire (errors.Is with the sentinels works).
 // The service's messages and method names are in wire.go (frozen).
 //

@@ -102,25 +102,27 @@ func (r *remote) conn(addr string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// target returns where the next attempt goes: the known leader, or the
-// next configured member.
-func (r *remote) target() string {
+// target returns where the next attempt goes, the known leader or else
+// the next configured member, and the leader it saw ("" if unknown), to
+// hand back to setLeader.
+func (r *remote) target() (addr, seen string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.leader != "" {
-		return r.leader
+		return r.leader, r.leader
 	}
 	a := r.addrs[r.next%len(r.addrs)]
 	r.next++
-	return a
+	return a, ""
 }
 
 // setLeader records addr as the leader ("" forgets it) unless another
-// attempt changed it meanwhile from what the caller saw (was).
-func (r *remote) setLeader(was, addr string) {
+// attempt changed it meanwhile from what the caller saw when it chose its
+// target (seen, as returned by target).
+func (r *remote) setLeader(seen, addr string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.leader == was || was == "" {
+	if r.leader == seen {
 		r.leader = addr
 	}
 }
@@ -142,16 +144,23 @@ func (r *remote) Close() error {
 // elections and transport errors with bounded exponential backoff until
 // the retry budget or ctx ends. Errors from the leader are returned at
 // once.
+//
+// A redirect is always recorded, so the next attempt goes to the named
+// leader even when it is not followed at once: with a single endpoint, a
+// follower's redirect is the only way to learn where the leader is, and a
+// leader still taking over (loading its state) answers "not leader,
+// unknown" for a moment, after which it must be asked again.
 func (r *remote) call(ctx context.Context, method string, req, body any) error {
 	ctx, cancel := context.WithTimeout(ctx, r.retryTimeout)
 	defer cancel()
 	backoff := minBackoff
+	hops := 0 // redirects followed at once since the last backoff
 	var lastErr error
-	for attempt := 0; ; attempt++ {
-		addr := r.target()
+	for {
+		addr, seen := r.target()
 		err := r.callOnce(ctx, addr, method, req, body)
 		if err == nil {
-			r.setLeader("", addr)
+			r.setLeader(seen, addr)
 			return nil
 		}
 		if errors.Is(err, ErrClosed) && !isRemote(err) {
@@ -167,19 +176,24 @@ func (r *remote) call(ctx context.Context, method string, req, body any) error {
 					leader = l
 				}
 			}
-			r.setLeader(addr, leader)
-			if leader != "" && attempt < 2*len(r.addrs) {
-				continue // follow the redirect at once
+			r.setLeader(seen, leader)
+			// Follow a redirect at once, a bounded number of times (two
+			// members naming each other during an election must not
+			// spin); then back off, still going to the named leader.
+			if leader != "" && hops < 2*len(r.addrs)+1 {
+				hops++
+				continue
 			}
 		case isRemote(err) && errors.Is(err, ErrClosed):
 			lastErr = err
-			r.setLeader(addr, "") // the member is shutting down: try the others
+			r.setLeader(seen, "") // the member is shutting down: try the others
 		case isRemote(err):
 			return err // the leader answered: not a transport problem
 		default:
 			lastErr = err
-			r.setLeader(addr, "") // unreachable: try the others
+			r.setLeader(seen, "") // unreachable: try the others
 		}
+		hops = 0
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
