@@ -54,6 +54,7 @@ func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, 
 // every key it will read (nil keys: all of them).
 func (x *executor) newTxn(ts uint64) (*mvcc.Reader, *txn.Txn) {
 	rd := mvcc.NewReaderWithLocks(x.engine, ts, x.locks)
+	rd.ShareIterator() // the caller holds the latches; localTxn.end closes it
 	t := txn.New(rd, pdclient.PhysicalMs(ts))
 	t.UseCache(x.cache)
 	return rd, t
@@ -129,9 +130,15 @@ type localTxn struct {
 	t      *txn.Txn
 }
 
+// end releases the reader's iterator, then the latches.
+func (lt *localTxn) end() {
+	lt.rd.Close()
+	lt.guard.Release()
+}
+
 // begin is the common start of every local transaction: latch the keys,
 // find their region, pass its read barrier and take one timestamp. The
-// caller must Release lt.guard when it gets no error.
+// caller must call lt.end when it gets no error.
 func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn, err error) {
 	lks := latchKeys(db, ks)
 	lt.guard = x.acquire(lks)
@@ -169,7 +176,7 @@ func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(k
 	if err != nil {
 		return err
 	}
-	defer lt.guard.Release()
+	defer lt.end()
 	if err := fn(lt.t); err != nil {
 		return err
 	}
@@ -182,7 +189,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 	if err != nil {
 		return nil, err
 	}
-	defer lt.guard.Release()
+	defer lt.end()
 	errs := make([]error, len(fns))
 	for i, fn := range fns {
 		sp := lt.t.Savepoint()
@@ -212,6 +219,11 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	if err != nil {
 		return err
 	}
+	// Nothing more is read: do not pin the engine's view while waiting
+	// for the fsync.
+	if err := lt.rd.Close(); err != nil {
+		return err
+	}
 	if err := x.raft.Propose(ctx, lt.region, mvcc.EncodeModifies(mods)); err != nil {
 		for _, m := range muts { // the outcome is unknown
 			x.cache.Invalidate(m.Key)
@@ -231,7 +243,7 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 	if err != nil {
 		return err
 	}
-	defer lt.guard.Release()
+	defer lt.end()
 	if err := fn(lt.t); err != nil {
 		return err
 	}
