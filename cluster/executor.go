@@ -60,6 +60,7 @@ func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, 
 // every key it will read (nil keys: all of them).
 func (x *executor) newTxn(ts uint64) (*mvcc.Reader, *txn.Txn) {
 	rd := mvcc.NewReaderWithLocks(x.engine, ts, x.locks)
+	rd.ShareIterator() // the caller holds the latches; localTxn.end closes it
 	t := txn.New(rd, pdclient.PhysicalMs(ts))
 	t.UseCache(x.cache)
 	return rd, t
@@ -166,9 +167,15 @@ type localTxn struct {
 	t      *txn.Txn
 }
 
+// end releases the reader's iterator, then the latches.
+func (lt *localTxn) end() {
+	lt.rd.Close()
+	lt.guard.Release()
+}
+
 // begin is the common start of every local transaction: latch the keys,
 // find their region, pass its read barrier and take one timestamp. The
-// caller must Release lt.guard when it gets no error.
+// caller must call lt.end when it gets no error.
 func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn, err error) {
 	lks := latchKeys(db, ks)
 	lt.guard = x.acquire(lks)
@@ -211,7 +218,7 @@ func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(k
 	if err != nil {
 		return err
 	}
-	defer lt.guard.Release()
+	defer lt.end()
 	if err := fn(lt.t); err != nil {
 		return err
 	}
@@ -224,7 +231,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 	if err != nil {
 		return nil, err
 	}
-	defer lt.guard.Release()
+	defer lt.end()
 	errs := make([]error, len(fns))
 	for i, fn := range fns {
 		sp := lt.t.Savepoint()
@@ -254,6 +261,11 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	if err != nil {
 		return err
 	}
+	// Nothing more is read: do not pin the engine's view while waiting
+	// for the fsync.
+	if err := lt.rd.Close(); err != nil {
+		return err
+	}
 	// The epoch makes a command routed before a split fail instead of
 	// writing keys its region no longer holds (checked again at apply).
 	if err := x.raft.ProposeEpoch(ctx, lt.region, lt.epoch, mvcc.EncodeModifies(mods)); err != nil {
@@ -275,7 +287,7 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 	if err != nil {
 		return err
 	}
-	defer lt.guard.Release()
+	defer lt.end()
 	if err := fn(lt.t); err != nil {
 		return err
 	}

@@ -18,6 +18,10 @@ import (
 type LockTable struct {
 	mu   sync.RWMutex
 	keys map[string]struct{}
+	// adds counts Add calls: a reader that saw the table empty and adds
+	// unchanged knows no two-phase transaction has touched any key in
+	// between (see Reader.ShareIterator).
+	adds uint64
 }
 
 // NewLockTable loads the locks present in r.
@@ -43,6 +47,7 @@ func NewLockTable(r engine.Reader) (*LockTable, error) {
 func (t *LockTable) Add(key []byte) {
 	t.mu.Lock()
 	t.keys[string(key)] = struct{}{}
+	t.adds++
 	t.mu.Unlock()
 }
 
@@ -68,4 +73,14 @@ func (t *LockTable) Empty() bool {
 	n := len(t.keys)
 	t.mu.RUnlock()
 	return n == 0
+}
+
+// quiet reports whether no key may be locked, and the number of Adds so
+// far. Between two calls that both return empty true with the same adds,
+// no lock was written at all.
+func (t *LockTable) quiet() (adds uint64, empty bool) {
+	t.mu.RLock()
+	adds, empty = t.adds, len(t.keys) == 0
+	t.mu.RUnlock()
+	return adds, empty
 }

@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 
 	"github.com/skerrydb/skerry/mvcc/engine"
@@ -13,6 +14,72 @@ type Reader struct {
 	r     engine.Reader
 	ts    uint64
 	locks *LockTable // nil: always look for locks in the engine
+	// share, pit, pitAdds: see ShareIterator.
+	share   bool
+	pit     engine.Iterator
+	pitAdds uint64
+}
+
+// boundedIterator is an engine.Iterator whose bounds can be changed
+// (pebbleengine's can).
+type boundedIterator interface {
+	engine.Iterator
+	SetBounds(lower, upper []byte)
+}
+
+// ShareIterator lets the point reads of this reader (Get, GetVersion,
+// SeekWrite) reuse one engine iterator, rebounded for each key, instead of
+// creating one per read: creating a Pebble iterator was a third of the
+// cost of a point read (docs/performance.md). The caller must Close the
+// reader, and must hold, from before the first read until the last, the
+// latches of every key it reads, so that no fast-path write to them is
+// applied meanwhile: the shared iterator sees the engine as of its
+// creation. Writes of two-phase transactions do not take latches for their
+// whole life; the reader therefore shares only while the lock table shows
+// no lock was present or added since the iterator was created, and falls
+// back to a fresh iterator per read otherwise.
+func (rd *Reader) ShareIterator() {
+	if rd.locks != nil {
+		rd.share = true
+	}
+}
+
+// Close releases the shared iterator, if any.
+func (rd *Reader) Close() error {
+	if rd.pit == nil {
+		return nil
+	}
+	err := rd.pit.Close()
+	rd.pit = nil
+	return err
+}
+
+// pointIter returns an iterator over [lower, upper) and whether the caller
+// must close it. The bounds must stay unmodified until the next call.
+func (rd *Reader) pointIter(lower, upper []byte) (engine.Iterator, bool, error) {
+	if rd.share {
+		adds, empty := rd.locks.quiet()
+		if rd.pit != nil && empty && adds == rd.pitAdds {
+			rd.pit.(boundedIterator).SetBounds(lower, upper)
+			return rd.pit, false, nil
+		}
+		if err := rd.Close(); err != nil {
+			return nil, false, err
+		}
+		if empty {
+			it, err := rd.r.NewIter(lower, upper)
+			if err != nil {
+				return nil, false, err
+			}
+			if _, ok := it.(boundedIterator); ok {
+				rd.pit, rd.pitAdds = it, adds
+				return it, false, nil
+			}
+			return it, true, nil
+		}
+	}
+	it, err := rd.r.NewIter(lower, upper)
+	return it, true, err
 }
 
 // NewReader returns a reader of r at ts.
@@ -97,14 +164,16 @@ func (rd *Reader) CheckLock(key []byte) error { return rd.checkLock(key) }
 // of key committed at or before ts, skipping lock-only and rollback
 // records, and its commit timestamp.
 func (rd *Reader) SeekWrite(key []byte, ts uint64) (Write, uint64, bool, error) {
-	prefix := keys.WriteKeyVersionless(key)
-	it, err := rd.r.NewIter(keys.WriteKey(key, ts), keys.PrefixEnd(prefix))
+	lower, upper, prefix := keys.AppendWriteKeyBounds(nil, key, ts)
+	it, owned, err := rd.pointIter(lower, upper)
 	if err != nil {
 		return Write{}, 0, false, err
 	}
-	defer it.Close()
+	if owned {
+		defer it.Close()
+	}
 	for ok := it.First(); ok; ok = it.Next() {
-		_, cts, err := keys.DecodeWriteKey(it.Key())
+		cts, err := keys.WriteKeyTS(it.Key(), prefix)
 		if err != nil {
 			return Write{}, 0, false, err
 		}
@@ -135,8 +204,7 @@ func (rd *Reader) LatestCommitTS(key []byte) (uint64, error) {
 	if !it.First() {
 		return 0, it.Error()
 	}
-	_, cts, err := keys.DecodeWriteKey(it.Key())
-	return cts, err
+	return keys.WriteKeyTS(it.Key(), prefix)
 }
 
 func (rd *Reader) value(key []byte, w *Write) ([]byte, bool, error) {
@@ -171,17 +239,20 @@ func (rd *Reader) Scan(start, end []byte, reverse bool, fn func(key, value []byt
 		return rd.scanForward(it, fn)
 	}
 	ok := it.Last()
+	var ukBuf, prefix, seek []byte
 	for ok {
-		uk, _, err := keys.DecodeWriteKey(it.Key())
+		k := it.Key()
+		uk, _, err := keys.AppendDecodeWriteKey(ukBuf[:0], k)
 		if err != nil {
 			return err
 		}
-		uk = bytes.Clone(uk)
-		prefix := keys.WriteKeyVersionless(uk)
+		ukBuf = uk
+		prefix = append(prefix[:0], k[:len(k)-8]...)
+		seek = binary.BigEndian.AppendUint64(append(seek[:0], prefix...), ^rd.ts)
 		// Find the newest data-changing version at or before ts.
 		var val []byte
 		var found bool
-		for ok = it.SeekGE(keys.WriteKey(uk, rd.ts)); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
+		for ok = it.SeekGE(seek); ok && bytes.HasPrefix(it.Key(), prefix); ok = it.Next() {
 			if val, found, err = rd.versionValue(uk, it.Value()); err != nil {
 				return err
 			}
@@ -229,13 +300,17 @@ const maxNextSteps = 4
 // where it already is, and the next key usually one or two Next steps away.
 func (rd *Reader) scanForward(it engine.Iterator, fn func(key, value []byte) error) error {
 	ok := it.First()
-	var prefix []byte
+	// One buffer for every user key: fn's slices are only valid during the
+	// call, and decoding into a fresh allocation per element was an eighth
+	// of LRANGE's CPU (docs/performance.md).
+	var prefix, ukBuf []byte
 	for ok {
 		k := it.Key()
-		uk, cts, err := keys.DecodeWriteKey(k)
+		uk, cts, err := keys.AppendDecodeWriteKey(ukBuf[:0], k)
 		if err != nil {
 			return err
 		}
+		ukBuf = uk
 		prefix = append(prefix[:0], k[:len(k)-8]...)
 		if cts > rd.ts {
 			ok = it.SeekGE(keys.WriteKey(uk, rd.ts))

@@ -7,6 +7,7 @@
 package keys
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"math"
@@ -155,11 +156,18 @@ func appendEscaped(dst, k []byte) []byte {
 // decodeEscaped decodes an escaped user key at the start of b and returns it
 // with the rest of b.
 func decodeEscaped(b []byte) (key, rest []byte, err error) {
-	key = make([]byte, 0, len(b))
+	return appendUnescaped(make([]byte, 0, len(b)), b)
+}
+
+// appendUnescaped is decodeEscaped appending the user key to dst, so a
+// forward scan can decode every key into one reused buffer. (A version
+// copying the runs between escape bytes with bytes.IndexByte was slower:
+// member keys have a zero byte every few bytes.)
+func appendUnescaped(dst, b []byte) (key, rest []byte, err error) {
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if c != escape {
-			key = append(key, c)
+			dst = append(dst, c)
 			continue
 		}
 		if i+1 >= len(b) {
@@ -167,10 +175,10 @@ func decodeEscaped(b []byte) (key, rest []byte, err error) {
 		}
 		switch b[i+1] {
 		case escaped00:
-			key = append(key, escape)
+			dst = append(dst, escape)
 			i++
 		case terminator:
-			return key, b[i+2:], nil
+			return dst, b[i+2:], nil
 		default:
 			return nil, nil, ErrCorrupt
 		}
@@ -217,6 +225,48 @@ func DecodeWriteKey(k []byte) ([]byte, uint64, error) {
 // DecodeDataKey returns the user key and start timestamp of a DataKey.
 func DecodeDataKey(k []byte) ([]byte, uint64, error) {
 	return decodeVersioned(k, dataPrefix)
+}
+
+// AppendDecodeWriteKey is DecodeWriteKey appending the user key to dst
+// (usually a buffer reused across calls) instead of allocating it.
+func AppendDecodeWriteKey(dst, k []byte) ([]byte, uint64, error) {
+	if len(k) == 0 || k[0] != writePrefix {
+		return nil, 0, ErrCorrupt
+	}
+	uk, rest, err := appendUnescaped(dst, k[1:])
+	if err != nil || len(rest) != 8 {
+		return nil, 0, ErrCorrupt
+	}
+	return uk, ^binary.BigEndian.Uint64(rest), nil
+}
+
+// WriteKeyTS returns the commit timestamp of a write record key that the
+// caller knows (from its iterator bounds) to be a version of the user key
+// whose WriteKeyVersionless is prefix.
+func WriteKeyTS(k, prefix []byte) (uint64, error) {
+	if len(k) != len(prefix)+8 || !bytes.HasPrefix(k, prefix) {
+		return 0, ErrCorrupt
+	}
+	return ^binary.BigEndian.Uint64(k[len(prefix):]), nil
+}
+
+// AppendWriteKeyBounds appends to dst the bounds of an iterator over the
+// write records of userKey committed at or before ts, newest first: lower
+// is WriteKey(userKey, ts) and upper PrefixEnd(WriteKeyVersionless(userKey)).
+// It also returns the versionless prefix (lower without its timestamp).
+// The three slices share one allocation.
+func AppendWriteKeyBounds(dst, userKey []byte, ts uint64) (lower, upper, prefix []byte) {
+	start := len(dst)
+	dst = appendEscaped(append(dst, writePrefix), userKey)
+	plen := len(dst) - start
+	// upper: the prefix ends in the terminator 0x01, so PrefixEnd is the
+	// prefix with its last byte incremented.
+	dst = append(dst, dst[start:start+plen]...)
+	dst[len(dst)-1]++
+	mid := len(dst)
+	dst = append(dst, dst[start:start+plen]...)
+	dst = binary.BigEndian.AppendUint64(dst, ^ts)
+	return dst[mid:], dst[start+plen : mid : mid], dst[start : start+plen : start+plen]
 }
 
 func decodeVersioned(k []byte, prefix byte) ([]byte, uint64, error) {

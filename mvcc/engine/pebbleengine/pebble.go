@@ -239,6 +239,11 @@ func (i iter) Value() []byte        { return i.it.Value() }
 func (i iter) Error() error         { return i.it.Error() }
 func (i iter) Close() error         { return i.it.Close() }
 
+// SetBounds changes the iterator's bounds (Pebble copies them); the
+// iterator must be repositioned afterwards. mvcc.Reader uses it to reuse
+// one iterator for many point reads.
+func (i iter) SetBounds(lower, upper []byte) { i.it.SetBounds(lower, upper) }
+
 // quietLogger drops Pebble's informational logs; errors surface as returned
 // errors and fatal conditions still panic.
 type quietLogger struct{}
