@@ -44,6 +44,14 @@ type Config struct {
 	// MaxStoreDownTime: PD rebuilds elsewhere the replicas of a store
 	// silent for this long (embedded PD only). Default 30 min (as TiKV).
 	MaxStoreDownTime time.Duration
+	// SplitBytes and SplitKeys: PD asks a region's leader to split it once
+	// it holds more than this many bytes or keys (embedded PD only; 0: PD's
+	// defaults, 96 MiB and 960,000 keys as in TiKV).
+	SplitBytes uint64
+	SplitKeys  uint64
+	// SplitCheckInterval is how often a region leader measures its
+	// region's size for PD (a scan of the region). Default 1 min.
+	SplitCheckInterval time.Duration
 	// Join lists the PD client endpoints (http://host:port) of the cluster
 	// this node joins; empty: the node's own PD member is enough.
 	Join []string
@@ -88,6 +96,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PDName == "" {
 		c.PDName = "pd"
+	}
+	if c.SplitCheckInterval == 0 {
+		c.SplitCheckInterval = time.Minute
 	}
 	if c.InitialReplicas == 0 {
 		c.InitialReplicas = 3

@@ -104,6 +104,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 			PeerURL:          "http://" + cfg.PDPeerAddr,
 			InitialCluster:   initial,
 			MaxStoreDownTime: cfg.MaxStoreDownTime,
+			SplitBytes:       cfg.SplitBytes,
+			SplitKeys:        cfg.SplitKeys,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cluster: start pd: %w", err)
@@ -245,7 +247,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	if multi {
 		pl := &placement{storeID: storeID, pdc: n.pdc, raft: n.raft, log: log,
-			storeEvery: 10 * time.Second, regionEvery: time.Second, sizeEvery: time.Minute}
+			storeEvery: 10 * time.Second, regionEvery: time.Second, sizeEvery: cfg.SplitCheckInterval}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); pl.run(n.ctx) }()
 	}
