@@ -21,6 +21,11 @@ import (
 // ErrNoRegion is returned when no local region covers a command's keys.
 var ErrNoRegion = errors.New("cluster: no region serves the key")
 
+// ErrCrossRegion answers a command whose keys live in different regions:
+// that needs the distributed transactions of a later issue.
+var ErrCrossRegion = &commands.ReplyError{Msg: "ERR the keys of this command are in different regions; " +
+	"commands and transactions across regions are not supported yet"}
+
 // oracle hands out timestamps (pdclient.Client).
 type oracle interface {
 	GetTS(ctx context.Context) (uint64, error)
@@ -49,7 +54,7 @@ type executor struct {
 	comb    combiner
 	// route finds the node serving keys of a region with no local peer
 	// (PD's region map); nil: none known.
-	route func(lks [][]byte) (node uint64, ok bool)
+	route func(lks [][]byte) (node uint64, err error)
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
@@ -125,7 +130,10 @@ func (x *executor) region(lks [][]byte) (uint64, error) {
 		if x.route != nil {
 			// Unknown to PD yet (no heartbeat since the region was
 			// created or moved) gives Node 0: retried after a backoff.
-			node, _ := x.route(lks)
+			node, err := x.route(lks)
+			if err != nil {
+				return 0, err
+			}
 			return 0, &commands.NotLocalError{Node: node, Cause: ErrNoRegion}
 		}
 		return 0, ErrNoRegion

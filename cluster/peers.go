@@ -119,16 +119,22 @@ func (h rpcHandler) Forward(ctx context.Context, req *rpc.ForwardRequest) (*rpc.
 }
 
 // routeViaPD finds the node that leads the region of keys this node has no
-// peer of, from PD's region map.
-func (n *Node) routeViaPD(lks [][]byte) (uint64, bool) {
+// single region for, from PD's region map. Keys that PD places in
+// different regions get ErrCrossRegion.
+func (n *Node) routeViaPD(lks [][]byte) (uint64, error) {
 	if len(lks) == 0 {
-		return 0, false
+		return 0, nil
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
 	defer cancel()
-	_, leader, err := n.pdc.GetRegion(ctx, lks[0])
-	if err != nil || leader.StoreID == 0 {
-		return 0, false
+	r, leader, err := n.pdc.GetRegion(ctx, lks[0])
+	if err != nil {
+		return 0, nil // unknown yet: retried after a backoff
 	}
-	return leader.StoreID, true
+	for _, k := range lks[1:] {
+		if !r.Contains(k) {
+			return 0, ErrCrossRegion
+		}
+	}
+	return leader.StoreID, nil
 }
