@@ -276,6 +276,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 // (tests use it; acknowledged data is durable either way).
 func (n *Node) CloseAbruptly() error {
 	n.abrupt.Store(true)
+	// Off the network first, as a crash would be: no more raft messages
+	// in or out, no forwarded commands, while the rest shuts down.
+	if n.rpcs != nil {
+		n.rpcs.Stop()
+	}
+	if n.rpcc != nil {
+		_ = n.rpcc.Close()
+	}
 	return n.Close()
 }
 
