@@ -84,6 +84,10 @@ const (
 	DefaultMaxInflightMsgs    = 256
 	DefaultEntryCacheSize     = 1024
 	DefaultSnapshotBatchBytes = 4 << 20
+	// DefaultHibernateTicks and DefaultHibernateCheckTicks are multiples of
+	// ElectionTick.
+	DefaultHibernateTicks      = 2
+	DefaultHibernateCheckTicks = 3
 )
 
 // Config configures a Store.
@@ -125,6 +129,24 @@ type Config struct {
 	// batch while a received snapshot is written: the memory a snapshot
 	// takes on the receiving store. Default 4 MiB.
 	SnapshotBatchBytes int
+	// HibernateTicks is how many consecutive ticks a leader's region must be
+	// idle (no request, every peer caught up, nothing in flight) before it
+	// hibernates: it stops ticking and tells its followers to stop too.
+	// Default 2*ElectionTick (2 s at the defaults).
+	HibernateTicks int
+	// HibernateCheckTicks: a hibernated follower wakes after a random
+	// number of ticks in [HibernateCheckTicks, 2*HibernateCheckTicks) to
+	// check that its leader is alive (the leader puts it back to sleep). It
+	// bounds how long a crashed leader of an idle region goes unnoticed:
+	// a new leader is elected within about 2*HibernateCheckTicks plus four
+	// election timeouts. Default 3*ElectionTick (within 10 election
+	// timeouts, 10 s at the defaults).
+	HibernateCheckTicks int
+	// DisableHibernation keeps every peer ticking (the behaviour before
+	// hibernation). Every store of a cluster should use the same setting: a
+	// store with it set ignores a leader's hibernate heartbeats, so its
+	// followers keep waking their hibernated leaders.
+	DisableHibernation bool
 	// OnLeaderChange, if set, is called from the raft goroutine when this
 	// store's peer of a region becomes or stops being its leader, before
 	// any request is served in the new role. It must not block.
@@ -174,6 +196,12 @@ func (c *Config) Validate() error {
 	if c.SnapshotBatchBytes == 0 {
 		c.SnapshotBatchBytes = DefaultSnapshotBatchBytes
 	}
+	if c.HibernateTicks == 0 && c.ElectionTick > 0 {
+		c.HibernateTicks = DefaultHibernateTicks * c.ElectionTick
+	}
+	if c.HibernateCheckTicks == 0 && c.ElectionTick > 0 {
+		c.HibernateCheckTicks = DefaultHibernateCheckTicks * c.ElectionTick
+	}
 	if c.Logger == nil {
 		c.Logger = &raft.DefaultLogger{Logger: log.New(os.Stderr, "raft ", log.LstdFlags)}
 	}
@@ -184,6 +212,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: HeartbeatTick %d < 1", ErrInvalidConfig, c.HeartbeatTick)
 	case c.ElectionTick <= c.HeartbeatTick:
 		return fmt.Errorf("%w: ElectionTick %d must exceed HeartbeatTick %d", ErrInvalidConfig, c.ElectionTick, c.HeartbeatTick)
+	case c.HibernateTicks < 1 || c.HibernateCheckTicks < 1:
+		return fmt.Errorf("%w: HibernateTicks %d and HibernateCheckTicks %d must be positive", ErrInvalidConfig, c.HibernateTicks, c.HibernateCheckTicks)
 	case c.MaxBatchProposals < 1, c.MaxInflightMsgs < 1, c.EntryCacheSize < 1, c.SnapshotBatchBytes < 1:
 		return fmt.Errorf("%w: MaxBatchProposals, MaxInflightMsgs, EntryCacheSize and SnapshotBatchBytes must be positive", ErrInvalidConfig)
 	}

@@ -26,6 +26,13 @@ type Metrics struct {
 	// Snapshots counts region snapshots by direction (sent, received) and
 	// result (ok, error).
 	Snapshots *prometheus.CounterVec
+	// PeerTicks counts raft ticks, one per awake peer per TickInterval
+	// (hibernated peers are not ticked).
+	PeerTicks prometheus.Counter
+	// Hibernated is the number of local peers currently hibernated.
+	Hibernated prometheus.Gauge
+	// Wakes counts hibernated peers woken (traffic, a message, a check).
+	Wakes prometheus.Counter
 }
 
 func newMetrics() *Metrics {
@@ -60,10 +67,20 @@ func newMetrics() *Metrics {
 		Snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skerry_raft_snapshots_total", Help: "Region snapshots by direction and result.",
 		}, []string{"direction", "result"}),
+		PeerTicks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skerry_raft_peer_ticks_total", Help: "Raft ticks of awake peers.",
+		}),
+		Hibernated: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "skerry_raft_hibernated_peers", Help: "Local peers hibernated (not ticking).",
+		}),
+		Wakes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skerry_raft_peer_wakes_total", Help: "Hibernated peers woken.",
+		}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.ProposeApplySeconds, m.BatchCommitSeconds, m.EntriesPerBatch,
-		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders, m.Snapshots}
+		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders, m.Snapshots,
+		m.PeerTicks, m.Hibernated, m.Wakes}
 }

@@ -177,6 +177,17 @@ type peer struct {
 	splitPeers []splitPeer
 	// expectRegion is the descriptor of the snapshot being received.
 	expectRegion *Region
+
+	// Hibernation (hibernate.go). hibernated: not ticked (not in
+	// Store.awake). idleTicks: consecutive idle ticks of an awake leader.
+	// checkAt: the tick at which a hibernated follower wakes to check its
+	// leader. leaseAcks (nil when none is pending): the voters that echoed
+	// leaseNonce since this leader woke; its reads wait for a quorum.
+	hibernated bool
+	idleTicks  int
+	checkAt    uint64
+	leaseNonce uint64
+	leaseAcks  map[uint64]bool
 }
 
 // expectedSnapshot is a received snapshot whose data are in the engine,

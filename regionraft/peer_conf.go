@@ -338,7 +338,7 @@ func (s *Store) destroyPeer(p *peer, err error) error {
 // dropPeer unregisters p (raft goroutine).
 func (s *Store) dropPeer(p *peer) {
 	wasLeader := p.isLeader()
-	delete(s.peers, p.region.ID)
+	s.unregister(p)
 	for _, ps := range p.snaps {
 		ps.release()
 	}

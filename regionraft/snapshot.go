@@ -484,7 +484,7 @@ func (s *Store) prepareSnapshot(m RaftMessage, region *Region, token uint64) (in
 // nothing until it has a snapshot).
 func (s *Store) registerUninit(p *peer) {
 	p.storage.snapshotHook = s.snapshotHook(p)
-	s.peers[p.region.ID] = p
+	s.register(p)
 }
 
 // sstTargetBytes is the size at which a received snapshot's table file is

@@ -218,7 +218,7 @@ func (s *Store) registerSplitPeers(p *peer) {
 			s.dropPeer(old)
 		}
 		sp.p.storage.snapshotHook = s.snapshotHook(sp.p)
-		s.peers[sp.p.region.ID] = sp.p
+		s.register(sp.p)
 		s.publishRegion(sp.p)
 		if sp.campaign {
 			_ = sp.p.rn.Campaign()

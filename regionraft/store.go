@@ -69,6 +69,18 @@ type Store struct {
 	roundNo    uint64
 	busy       bool // more work pending: run another round without blocking
 	readSeq    uint64
+
+	// Hibernation (hibernate.go). awake: the peers ticked and visited by
+	// every round; touched: the peers the next round visits besides them;
+	// sweepAll: the next round visits every peer (a task ran). sleepers:
+	// hibernated followers by the tick number of their check.
+	awake      map[uint64]*peer
+	touched    map[uint64]*peer
+	sweepAll   bool
+	roundBuf   []*peer
+	tickNo     uint64
+	sleepers   map[uint64][]*peer
+	leaseNonce uint64
 }
 
 // NewStore validates cfg and loads every region stored in the engine. The
@@ -92,6 +104,9 @@ func NewStore(cfg Config) (*Store, error) {
 		peers:       map[uint64]*peer{},
 		tombstones:  map[uint64]uint64{},
 		wakeC:       make(chan struct{}, 1),
+		awake:       map[uint64]*peer{},
+		touched:     map[uint64]*peer{},
+		sleepers:    map[uint64][]*peer{},
 	}
 	lo, hi := keys.RegionStateRange()
 	it, err := cfg.Engine.NewIter(lo, hi)
@@ -138,7 +153,7 @@ func NewStore(cfg Config) (*Store, error) {
 			// A snapshot was replacing its data when the store stopped.
 			p.storage.snapshotHook = s.snapshotHook(p)
 			p.frozen, p.quarantined = true, true
-			s.peers[r.ID] = p
+			s.register(p)
 			cfg.Logger.Errorf("regionraft: region %d peer %d quarantined: a snapshot was replacing its data; replace or remove this replica", r.ID, p.self.ID)
 			continue
 		case !errors.Is(err, engine.ErrNotFound):
@@ -187,6 +202,9 @@ func (s *Store) runTasks() {
 	tasks := s.tasks
 	s.tasks = nil
 	s.taskMu.Unlock()
+	if len(tasks) > 0 {
+		s.sweepAll = true // a task may touch any peer
+	}
 	for _, fn := range tasks {
 		fn()
 	}
@@ -221,7 +239,7 @@ func (s *Store) runOnLoop(ctx context.Context, fn func() error) error {
 // addPeer registers p (raft goroutine, or before Start).
 func (s *Store) addPeer(p *peer) {
 	p.storage.snapshotHook = s.snapshotHook(p)
-	s.peers[p.region.ID] = p
+	s.register(p)
 	s.mu.Lock()
 	s.info[p.region.ID] = &regionInfo{region: p.region.Clone()}
 	s.metrics.Regions.Set(float64(len(s.info)))
@@ -300,7 +318,7 @@ func (s *Store) bootstrapLocked(r Region) (p *peer, started bool, err error) {
 	s.info[r.ID] = &regionInfo{region: r.Clone()}
 	if !s.started {
 		p.storage.snapshotHook = s.snapshotHook(p)
-		s.peers[r.ID] = p
+		s.register(p)
 		s.metrics.Regions.Set(float64(len(s.info)))
 	}
 	return p, s.started, nil
@@ -396,6 +414,9 @@ func (s *Store) ProposeEpoch(ctx context.Context, regionID uint64, epoch Epoch, 
 }
 
 func (s *Store) propose(ctx context.Context, p *proposal) error {
+	if err := ctx.Err(); err != nil {
+		return err // never proposed
+	}
 	select {
 	case s.proposeC <- p:
 	case <-ctx.Done():

@@ -97,12 +97,24 @@ func (s *Store) drain(tickC <-chan time.Time) {
 // applyStateKey is the apply state record key of p's region.
 func applyStateKey(p *peer) []byte { return keys.RaftApplyStateKey(p.region.ID) }
 
+// tick ticks every awake peer (not the hibernated ones: the cost of an
+// idle store does not grow with its regions), wakes the hibernated
+// followers whose check is due and lets idle leaders hibernate.
 func (s *Store) tick() {
-	for _, p := range s.peers {
-		if !p.frozen {
-			p.rn.Tick()
+	s.tickNo++
+	s.wakeCheckers()
+	n := 0
+	for _, p := range s.awake {
+		if p.frozen {
+			continue
+		}
+		p.rn.Tick()
+		n++
+		if p.state == raft.StateLeader && !s.cfg.DisableHibernation {
+			s.maybeHibernateLeader(p)
 		}
 	}
+	s.metrics.PeerTicks.Add(float64(n))
 }
 
 func (s *Store) handlePropose(pr *proposal) {
@@ -115,6 +127,7 @@ func (s *Store) handlePropose(pr *proposal) {
 		pr.done <- err
 		return
 	}
+	s.wake(p)
 	if pr.checkVersion && pr.version != p.region.Epoch.Version {
 		pr.done <- s.epochError(p)
 		return
@@ -136,6 +149,7 @@ func (s *Store) handleRead(r *readRequest) {
 		r.done <- err
 		return
 	}
+	s.wake(p)
 	p.newReads = append(p.newReads, r)
 }
 
@@ -162,8 +176,19 @@ func (s *Store) handleStep(m RaftMessage) {
 	if _, ok := p.knownPeers[m.From.ID]; !ok && m.From.ID != 0 {
 		p.knownPeers[m.From.ID] = m.From
 	}
+	s.touch(p)
+	quiet := quietMessage(m.Msg)
+	if !quiet {
+		s.wake(p)
+	}
 	if err := p.rn.Step(m.Msg); err != nil {
 		s.cfg.Logger.Debugf("regionraft: region %d step %v: %v", m.RegionID, m.Msg.GetType(), err)
+	}
+	switch {
+	case m.Msg.GetType() == raftpb.MessageType_MsgHeartbeatResp && p.leaseAcks != nil:
+		s.onLeaseAck(p, m.Msg)
+	case quiet && !s.cfg.DisableHibernation:
+		s.onQuietMessage(p, m.Msg)
 	}
 }
 
@@ -214,9 +239,13 @@ type readyPeer struct {
 
 // round persists and applies the Ready of every region in one batch.
 func (s *Store) round() error {
-	// One ReadIndex per region for all reads queued this round.
-	for _, p := range s.peers {
-		if len(p.newReads) == 0 {
+	// The awake peers and those touched since the last round: a
+	// hibernated peer that got nothing has nothing to do.
+	peers := s.roundPeers()
+	// One ReadIndex per region for all reads queued this round (held while
+	// a leader woken from hibernation re-establishes its lease).
+	for _, p := range peers {
+		if len(p.newReads) == 0 || p.leaseAcks != nil {
 			continue
 		}
 		s.readSeq++
@@ -249,7 +278,7 @@ func (s *Store) round() error {
 	defer func() { s.inRound = false }()
 	ab := s.cfg.Engine.NewBatch()
 	defer ab.Close()
-	for _, p := range s.peers {
+	for _, p := range peers {
 		if p.frozen {
 			continue
 		}
@@ -270,6 +299,7 @@ func (s *Store) round() error {
 			continue
 		}
 		rd := p.rn.Ready()
+		s.wakeOnReady(p, &rd)
 		if rd.SoftState != nil {
 			acks = s.onSoftState(p, rd.SoftState, acks)
 		}
@@ -376,6 +406,7 @@ func (s *Store) round() error {
 			p.dirty = false
 		}
 		for _, m := range rd.Messages {
+			p.tagLeaseCheck(m)
 			if to, ok := p.peerByID(m.GetTo()); ok {
 				rm := RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch, Msg: m}
 				if m.GetType() == raftpb.MessageType_MsgSnap {
@@ -386,7 +417,7 @@ func (s *Store) round() error {
 			}
 		}
 	}
-	for _, p := range s.peers {
+	for _, p := range peers {
 		msgs = append(msgs, p.extraMsgs...)
 		p.extraMsgs = nil
 	}
@@ -446,11 +477,12 @@ func (s *Store) round() error {
 		s.maybeScheduleGC(rp.p)
 		if rp.p.rn.HasReady() || rp.p.compact != 0 {
 			s.busy = true
+			s.touch(rp.p)
 		}
 	}
 	s.complete(acks)
 	var splitters []*peer
-	for _, p := range s.peers {
+	for _, p := range peers {
 		if len(p.splitPeers) > 0 {
 			splitters = append(splitters, p)
 		}
@@ -458,7 +490,10 @@ func (s *Store) round() error {
 	for _, p := range splitters {
 		s.registerSplitPeers(p)
 	}
-	for _, p := range s.peers {
+	for _, p := range peers {
+		if s.peers[p.region.ID] != p {
+			continue // replaced by a split's peer this round
+		}
 		s.releaseSnaps(p)
 		if p.regionChanged {
 			p.regionChanged = false
@@ -469,8 +504,8 @@ func (s *Store) round() error {
 			p.adminAcks = nil
 		}
 	}
-	for _, p := range s.peers {
-		if p.removed {
+	for _, p := range peers {
+		if p.removed && s.peers[p.region.ID] == p {
 			if err := s.destroyPeer(p, fmt.Errorf("%w: %d (peer removed): %w", ErrRegionNotFound, p.region.ID, ErrOutcomeUnknown)); err != nil {
 				return err
 			}
@@ -564,6 +599,15 @@ func (s *Store) onSoftState(p *peer, ss *raft.SoftState, acks []completion) []co
 			}
 		}
 		p.reads = keep
+		// Reads held by a lease check (hibernate.go) never got an index.
+		for _, r := range p.newReads {
+			acks = append(acks, completion{done: r.done, err: &NotLeaderError{RegionID: p.region.ID, Leader: p.leaderPeer()}})
+		}
+		p.newReads = nil
+	}
+	if !p.isLeader() {
+		p.leaseAcks = nil
+		p.idleTicks = 0
 	}
 	s.setLeader(p, wasLeader)
 	return acks
