@@ -123,11 +123,14 @@ func (s *Store) handlePropose(pr *proposal) {
 		pr.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, pr.regionID)
 		return
 	}
+	// A request also wakes a hibernated follower: if its leader died while
+	// the region slept, its election timer must run now (clients are
+	// retrying), not after the next leader check.
+	s.wake(p)
 	if err := p.notLeader(); err != nil {
 		pr.done <- err
 		return
 	}
-	s.wake(p)
 	if pr.checkVersion && pr.version != p.region.Epoch.Version {
 		pr.done <- s.epochError(p)
 		return
@@ -145,11 +148,11 @@ func (s *Store) handleRead(r *readRequest) {
 		r.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, r.regionID)
 		return
 	}
+	s.wake(p) // as in handlePropose
 	if err := p.notLeader(); err != nil {
 		r.done <- err
 		return
 	}
-	s.wake(p)
 	p.newReads = append(p.newReads, r)
 }
 
