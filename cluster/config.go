@@ -72,6 +72,12 @@ type Config struct {
 	GCPeriod time.Duration
 	// ShutdownTimeout bounds a graceful stop. Default 10s.
 	ShutdownTimeout time.Duration
+	// ClusterRedirect makes the node act as a Redis Cluster node (flag
+	// --cluster-redirect): a command whose keys another node leads is
+	// answered -MOVED slot ip:port instead of being forwarded, and INFO
+	// reports cluster_enabled:1. Default false: forward (any node serves
+	// any key; the CLUSTER commands still describe the slot map).
+	ClusterRedirect bool
 }
 
 // Validate fills defaults and checks the configuration.

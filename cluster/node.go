@@ -193,7 +193,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		period: cfg.GCPeriod, batch: 256, budget: 8192, log: log, backlog: map[uint16]uint64{}, leads: n.leads}
 
 	stats := commands.NewStats()
-	cmdCfg := commands.NewConfig(redisConfigParams(&cfg))
+	params := redisConfigParams(&cfg)
+	if cfg.ClusterRedirect {
+		params["cluster-enabled"] = "yes"
+	}
+	cmdCfg := commands.NewConfig(params)
 	env := &commands.Env{
 		Store:     n.exec,
 		Config:    cmdCfg,
@@ -205,6 +209,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	if multi {
 		env.Forward = forwarder{n.rpcc}
+	}
+	if multi || cfg.ClusterRedirect {
+		// The slot map for Redis Cluster clients (CLUSTER SLOTS, MOVED).
+		self := pdclient.Store{ID: storeID, RESPAddr: cfg.Addr, PeerAddr: cfg.PeerAddr}
+		env.Cluster = &topology{pdc: n.pdc, self: self, cluster: n.pdc.ClusterID(), local: n.localRegions}
+		env.ClusterRedirect = cfg.ClusterRedirect
 	}
 	disp := commands.NewDispatcher(n.ctx, commands.NewRedisTable(), env)
 	n.disp.Store(disp)

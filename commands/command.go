@@ -179,6 +179,15 @@ type Env struct {
 	// ForwardTimeout bounds how long a command looks for the node serving
 	// its keys before it is answered CLUSTERDOWN. Default 5s.
 	ForwardTimeout time.Duration
+	// Cluster describes the cluster to Redis Cluster clients (CLUSTER
+	// SLOTS, NODES...); nil on a node without cluster support, where the
+	// CLUSTER commands answer "cluster support disabled" as in Redis.
+	Cluster ClusterView
+	// ClusterRedirect: the node acts as a Redis Cluster node (flag
+	// --cluster-redirect): a keyed command led by another node is answered
+	// -MOVED instead of being forwarded, and INFO/HELLO report cluster
+	// mode. Needs Cluster. Default false (forwarding).
+	ClusterRedirect bool
 
 	lastSave atomic.Int64 // Unix seconds of the last SAVE/BGSAVE; 0: none
 }

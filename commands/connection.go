@@ -154,7 +154,11 @@ func hello(c *Ctx) error {
 	c.W.BulkString("id")
 	c.W.Int(c.Client.ID)
 	c.W.BulkString("mode")
-	c.W.BulkString("standalone")
+	if c.Env.clusterMode() {
+		c.W.BulkString("cluster")
+	} else {
+		c.W.BulkString("standalone")
+	}
 	c.W.BulkString("role")
 	c.W.BulkString("master")
 	c.W.BulkString("modules")

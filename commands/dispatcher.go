@@ -265,6 +265,11 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 		}
 		w.Truncate(mark)
 		restoreState(c, before)
+		if moved, ok := d.movedReply(cmd, c, args, nl); ok {
+			// Redirect mode: the client goes to the leader itself.
+			d.replyError(w, moved.Msg)
+			return moved
+		}
 		if !fw.fresh(nl.Node) {
 			nl = nil
 		}

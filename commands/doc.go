@@ -17,6 +17,13 @@
 // inside Store.Update/View over their key arguments (nil keys: the whole
 // keyspace); other commands run directly.
 //
+// Cluster protocol (cluster.go): Env.Cluster (a ClusterView, nil on a
+// node without cluster support) gives the CLUSTER commands the slot map;
+// with Env.ClusterRedirect the dispatcher answers -MOVED instead of
+// forwarding a single-slot keyed command that the Store says another node
+// serves (NotLocalError), except for forwarded calls, MULTI queues and
+// READONLY reads.
+//
 // Invariants:
 //   - Registering a name twice, a subcommand before its parent, or an
 //     Arity that contradicts Redis panics at start-up.

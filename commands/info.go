@@ -93,7 +93,11 @@ func infoSection(c *Ctx, sec string) (string, error) {
 		l.add("redis_git_sha1", "00000000")
 		l.add("redis_git_dirty", 0)
 		l.add("redis_build_id", "0")
-		l.add("redis_mode", "standalone")
+		if e.clusterMode() {
+			l.add("redis_mode", "cluster")
+		} else {
+			l.add("redis_mode", "standalone")
+		}
 		l.add("os", osName())
 		l.add("arch_bits", strconv.Itoa(32<<(^uint(0)>>63)))
 		l.add("monotonic_clock", "POSIX clock_gettime")
@@ -237,7 +241,7 @@ func infoSection(c *Ctx, sec string) (string, error) {
 	case "cluster":
 		l := newInfo("Cluster")
 		enabled, _ := e.Config.Get("cluster-enabled")
-		if enabled == "yes" {
+		if enabled == "yes" || e.clusterMode() {
 			l.add("cluster_enabled", 1)
 		} else {
 			l.add("cluster_enabled", 0)

@@ -30,4 +30,5 @@ var families = []func(*Table){
 	registerMulti,
 	registerZSets,
 	registerGeo,
+	registerCluster,
 }

@@ -62,6 +62,7 @@ func serverFlags() []cli.Flag {
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "requirepass", Usage: "password of the default user; clients must AUTH before any other command", EnvVars: []string{"SKERRY_REQUIREPASS"}}),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: "maxclients", Value: 10000, Usage: "maximum number of connected clients (Redis maxclients)", EnvVars: []string{"SKERRY_MAXCLIENTS"}}),
 		altsrc.NewInt64Flag(&cli.Int64Flag{Name: "proto-max-bulk-len", Value: 512 << 20, Usage: "largest bulk string accepted, in bytes (Redis proto-max-bulk-len)", EnvVars: []string{"SKERRY_PROTO_MAX_BULK_LEN"}}),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: "cluster-redirect", Usage: "act as a Redis Cluster node: answer -MOVED for keys led by another node instead of forwarding them (smart cluster clients)", EnvVars: []string{"SKERRY_CLUSTER_REDIRECT"}}),
 		altsrc.NewStringFlag(&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", EnvVars: []string{"SKERRY_LOG_LEVEL"}}),
 	}
 }
@@ -107,6 +108,7 @@ func configFromCLI(c *cli.Context) (cluster.Config, slog.Level, error) {
 		RequirePass:      c.String("requirepass"),
 		MaxClients:       c.Int("maxclients"),
 		ProtoMaxBulkLen:  c.Int64("proto-max-bulk-len"),
+		ClusterRedirect:  c.Bool("cluster-redirect"),
 	}
 	return cfg, level, cfg.Validate()
 }
