@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/skerrydb/skerry/cluster/rpc"
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/mvcc"
@@ -520,4 +522,14 @@ func (n *Node) HasVoter() bool {
 		}
 	}
 	return false
+}
+
+// HibernatedRegions is how many of this node's region replicas sleep now
+// (idle regions stop ticking; regionraft hibernation).
+func (n *Node) HibernatedRegions() int {
+	var m dto.Metric
+	if err := n.raft.Metrics().Hibernated.Write(&m); err != nil {
+		return 0
+	}
+	return int(m.GetGauge().GetValue())
 }
