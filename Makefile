@@ -39,7 +39,9 @@ fuzz:
 		done; \
 	done
 
-# Skerry and redis-server side by side with redis-benchmark (needs redis-server, redis-benchmark).
+# Skerry and redis-server side by side with redis-benchmark (needs redis-server, redis-benchmark),
+# then a 3-node Skerry cluster beside a 3-member etcd cluster (bench/cluster.sh; CLUSTER=0 skips it,
+# SINGLE=0 runs only it; etcd is built once into bench/.cache from the Go module proxy).
 bench: build
 	./bench/run.sh
 

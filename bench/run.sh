@@ -9,6 +9,13 @@
 # (one Raft replica, fsync per group-committed batch). Each test runs RUNS
 # times per target, interleaved, and the median ops/s, p50 and p99 are
 # printed with Skerry's ratio to each Redis.
+#
+# Then, unless CLUSTER=0, bench/cluster.sh: a 3-node, 3-replica Skerry
+# cluster's SET/GET beside a 3-member etcd cluster's put/range (etcd's own
+# benchmark tool), same requests and concurrency. SINGLE=0 runs only that.
+#
+#   CLUSTER=0 bench/run.sh       # single node only
+#   SINGLE=0 bench/run.sh        # cluster comparison only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +30,16 @@ PIPELINES=${PIPELINES:-"1 16"}
 COLL_TESTS=${COLL_TESTS:-hset,lpush,lpop,sadd,zadd,zrange10,lrange_100}
 BIGDEL=${BIGDEL:-1000000}
 SKERRY=${SKERRY:-./bin/skerry}
+CLUSTER=${CLUSTER:-1}
+SINGLE=${SINGLE:-1}
+
+cluster() {
+	REQUESTS=$REQUESTS CLIENTS=$CLIENTS RUNS=$RUNS KEYSPACE=$KEYSPACE SKERRY=$SKERRY bench/cluster.sh
+}
+if [ "$SINGLE" = 0 ]; then
+	[ "$CLUSTER" = 1 ] && cluster
+	exit 0
+fi
 
 for tool in redis-server redis-benchmark; do
 	command -v $tool >/dev/null || { echo "bench: $tool not found (apt-get install redis-server redis-tools)"; exit 1; }
@@ -112,4 +129,13 @@ if [ "$BIGDEL" -gt 0 ]; then
 		set -- $target
 		go run ./bench/bigdel -addr "127.0.0.1:$2" -members "$BIGDEL" -label "$1"
 	done
+fi
+
+if [ "$CLUSTER" = 1 ]; then
+	# Stop the single-node targets first: the cluster run has the machine to itself.
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	pids=()
+	echo
+	cluster
 fi
