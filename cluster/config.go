@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/skerrydb/skerry/cluster/rpc"
 )
 
 // ErrInvalidConfig is wrapped by every Config.Validate error.
@@ -78,6 +80,12 @@ type Config struct {
 	// reports cluster_enabled:1. Default false: forward (any node serves
 	// any key; the CLUSTER commands still describe the slot map).
 	ClusterRedirect bool
+	// RPCFilter, if set, is asked about every internal RPC this node sends
+	// (raft messages, snapshots, forwarded commands) and may drop or delay
+	// it (rpc.ClientOptions.Filter; e.g. rpc.Partition.Filter). For tests
+	// only: fault injection. Default nil (deliver everything). It does not
+	// touch PD traffic.
+	RPCFilter func(from, to uint64, kind rpc.Kind) rpc.Action
 }
 
 // Validate fills defaults and checks the configuration.

@@ -142,7 +142,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	var transport regionraft.Transport
 	if multi {
-		n.rpcc, err = rpc.NewClient(storeID, storeResolver{n.pdc}, rpc.ClientOptions{Logger: log})
+		n.rpcc, err = rpc.NewClient(storeID, storeResolver{n.pdc}, rpc.ClientOptions{Logger: log, Filter: cfg.RPCFilter})
 		if err != nil {
 			return nil, err
 		}

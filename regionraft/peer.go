@@ -237,11 +237,12 @@ func (p *peer) newRawNode(cfg *Config) error {
 		MaxInflightMsgs: cfg.MaxInflightMsgs,
 		CheckQuorum:     true,
 		PreVote:         true,
-		// Lease reads: the leader answers ReadIndex from its own commit index
-		// while CheckQuorum keeps its lease (no heartbeat round per read).
-		// Safe as long as clock drift between nodes stays well under the
-		// election timeout; see doc.go.
-		ReadOnlyOption: raft.ReadOnlyLeaseBased,
+		// Safe reads: ReadIndex confirms leadership with a heartbeat round
+		// (one per batch of reads). Lease-based reads are not safe with
+		// CheckQuorum alone: a partitioned leader keeps answering for up to
+		// two election timeouts while the majority may elect a new leader
+		// after one, and serves stale reads meanwhile; see doc.go.
+		ReadOnlyOption: raft.ReadOnlySafe,
 		// Proposals are only accepted by the leader; Propose on a follower
 		// returns NotLeaderError so the router can redirect.
 		DisableProposalForwarding: true,

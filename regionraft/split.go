@@ -259,7 +259,9 @@ func (s *Store) ApproximateSize(regionID uint64) (size, nkeys uint64, err error)
 }
 
 // SplitKey proposes a key splitting the region's data in about two halves
-// by record count (the data family: one record per written version). It is
+// by record count, counted in the write family (one record per committed
+// version; small values are inlined there and have no data record) or in
+// the data family when that one holds more records. It is
 // a Redis-key boundary — the metadata key (keys.MetaKey) of the Redis key
 // holding the middle record, so no Redis key is split — and preferably a
 // slot boundary (keys.SlotPrefix) when one leaves records on both sides.
@@ -272,8 +274,8 @@ func (s *Store) SplitKey(regionID uint64) ([]byte, error) {
 	}
 	snap := s.cfg.Engine.NewSnapshot()
 	defer snap.Close()
-	rg := dataRanges(&r)[0] // the data family
-	count := func() (uint64, error) {
+	ranges := dataRanges(&r)
+	count := func(rg [2][]byte) (uint64, error) {
 		it, err := snap.NewIter(rg[0], rg[1])
 		if err != nil {
 			return 0, err
@@ -285,9 +287,15 @@ func (s *Store) SplitKey(regionID uint64) ([]byte, error) {
 		}
 		return n, it.Error()
 	}
-	n, err := count()
+	rg, decode := ranges[2], keys.DecodeWriteKey // the write family
+	n, err := count(rg)
 	if err != nil {
 		return nil, err
+	}
+	if nd, err := count(ranges[0]); err != nil {
+		return nil, err
+	} else if nd > n {
+		rg, decode, n = ranges[0], keys.DecodeDataKey, nd // the data family
 	}
 	if n < 2 {
 		return nil, ErrNoSplitKey
@@ -300,7 +308,7 @@ func (s *Store) SplitKey(regionID uint64) ([]byte, error) {
 	var first, last, mid []byte
 	i := uint64(0)
 	for ok := it.First(); ok; ok = it.Next() {
-		uk, _, err := keys.DecodeDataKey(it.Key())
+		uk, _, err := decode(it.Key())
 		if err != nil {
 			return nil, fmt.Errorf("%w: region %d data key %x", ErrCorrupt, regionID, it.Key())
 		}

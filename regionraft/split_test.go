@@ -159,3 +159,34 @@ func TestSplitKeyAndSize(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestSplitKeyFromWriteRecords: small values live only in write records
+// (no data record); SplitKey must still find the middle of the region.
+func TestSplitKeyFromWriteRecords(t *testing.T) {
+	eng := newTestEngine()
+	s := openStarted(t, testConfig(1, eng, newRecApplier(eng)), soloRegion(1))
+	b := eng.NewBatch()
+	for i := 0; i < 40; i++ {
+		k := keys.MetaKey(0, []byte(fmt.Sprintf("key%d", i)))
+		if err := b.Set(keys.WriteKey(k, 100), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	k, err := s.SplitKey(1)
+	if err != nil {
+		t.Fatalf("split key of a region holding only write records: %v", err)
+	}
+	left := 0
+	for i := 0; i < 40; i++ {
+		if bytes.Compare(keys.MetaKey(0, []byte(fmt.Sprintf("key%d", i))), k) < 0 {
+			left++
+		}
+	}
+	if left == 0 || left == 40 {
+		t.Fatalf("split key %x leaves %d of 40 keys on the left", k, left)
+	}
+}

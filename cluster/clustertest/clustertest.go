@@ -99,25 +99,42 @@ func ClusterConfigs(t testing.TB, n int) []cluster.Config {
 }
 
 // StartCluster starts the nodes of cfgs concurrently (the PD members wait
-// for each other) and stops them at the end of the test.
+// for each other) and crashes them at the end of the test (CrashAll: a
+// graceful stop of the last nodes would wait for hand-offs to the ones
+// already gone, and acknowledged data are durable either way).
 func StartCluster(t testing.TB, cfgs []cluster.Config) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, Cfgs: cfgs, Nodes: make([]*cluster.Node, len(cfgs))}
-	t.Cleanup(c.StopAll)
-	errs := make([]error, len(cfgs))
-	var wg sync.WaitGroup
-	for i := range cfgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.Nodes[i], errs[i] = c.start(i)
-		}()
+	t.Cleanup(c.CrashAll)
+	all := make([]int, len(cfgs))
+	for i := range all {
+		all[i] = i
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := c.startSome(all); err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
 	return c
+}
+
+// startSome starts the nodes idx concurrently.
+func (c *Cluster) startSome(idx []int) error {
+	errs := make([]error, len(idx))
+	nodes := make([]*cluster.Node, len(idx))
+	var wg sync.WaitGroup
+	for j, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			nodes[j], errs[j] = c.start(i)
+		}()
+	}
+	wg.Wait()
+	for j, i := range idx {
+		if nodes[j] != nil {
+			c.Nodes[i] = nodes[j]
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Cluster) start(i int) (*cluster.Node, error) {
@@ -160,9 +177,47 @@ func (c *Cluster) Restart(i int) {
 	c.Nodes[i] = n
 }
 
-// StopAll closes every running node.
+// RestartAll starts every stopped node again on its data directory,
+// concurrently (restarted PD members need a quorum of each other).
+func (c *Cluster) RestartAll() {
+	c.t.Helper()
+	var idx []int
+	for i, n := range c.Nodes {
+		if n == nil {
+			idx = append(idx, i)
+		}
+	}
+	if err := c.startSome(idx); err != nil {
+		c.t.Fatalf("restart cluster: %v", err)
+	}
+}
+
+// StopAll closes every running node gracefully, one after the other.
 func (c *Cluster) StopAll() {
 	for i := range c.Nodes {
 		c.Stop(i)
+	}
+}
+
+// CrashAll closes every running node abruptly, concurrently.
+func (c *Cluster) CrashAll() {
+	var wg sync.WaitGroup
+	errs := make([]error, len(c.Nodes))
+	for i, n := range c.Nodes {
+		if n == nil {
+			continue
+		}
+		c.Nodes[i] = nil
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.CloseAbruptly()
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			c.t.Errorf("crash node %d: %v", i+1, err)
+		}
 	}
 }
