@@ -21,10 +21,8 @@ import (
 // ErrNoRegion is returned when no local region covers a command's keys.
 var ErrNoRegion = errors.New("cluster: no region serves the key")
 
-// ErrCrossRegion answers a command whose keys live in different regions:
-// that needs the distributed transactions of a later issue.
-var ErrCrossRegion = &commands.ReplyError{Msg: "ERR the keys of this command are in different regions; " +
-	"commands and transactions across regions are not supported yet"}
+// ErrCrossRegion answers a command whose keys live in different regions.
+var ErrCrossRegion = commands.ErrCrossRegion
 
 // oracle hands out timestamps (pdclient.Client).
 type oracle interface {

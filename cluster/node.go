@@ -304,12 +304,16 @@ func (n *Node) CloseAbruptly() error {
 // Each transfer is bounded; a region whose transfer fails just elects a
 // leader after the stop, as after a crash.
 func (n *Node) handOffLeaders() {
+	// One budget for all regions: when the other nodes are stopping too
+	// (a whole cluster shut down), every transfer would wait in vain.
+	budget, cancelAll := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancelAll()
 	for _, r := range n.leads().regions {
 		for _, p := range r.Peers {
-			if p.StoreID == n.storeID || p.Learner {
+			if p.StoreID == n.storeID || p.Learner || budget.Err() != nil {
 				continue
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			ctx, cancel := context.WithTimeout(budget, time.Second)
 			err := n.raft.TransferLeader(ctx, r.ID, p.ID)
 			cancel()
 			if err != nil {

@@ -312,6 +312,7 @@ var errProtocol = errors.New("protocol violation")
 // several times; afterwards PD's map covers the keyspace with several
 // regions, and every acknowledged write reads back from every node.
 func TestSplitsUnderWriteLoad(t *testing.T) {
+	skipUnderRace(t)
 	cfgs := splitConfigs(t, 3, 100)
 	c := clustertest.StartCluster(t, cfgs)
 	pdc := dialPD(t, cfgs)
@@ -351,6 +352,7 @@ func TestSplitsUnderWriteLoad(t *testing.T) {
 // leadership. Then the store is set Offline: PD drains it and marks it
 // Tombstone. The data stay intact throughout.
 func TestScaleOutAndDrain(t *testing.T) {
+	skipUnderRace(t)
 	cfgs := splitConfigs(t, 3, 100)
 	joiner := clustertest.Config(t, t.TempDir())
 	joiner.PeerAddr = "127.0.0.1:" + fmt.Sprint(clustertest.FreePort(t))
@@ -441,6 +443,7 @@ func TestScaleOutAndDrain(t *testing.T) {
 // their data: everything acknowledged is there, and the cluster takes
 // writes again.
 func TestFullRestart(t *testing.T) {
+	skipUnderRace(t)
 	cfgs := splitConfigs(t, 3, 100)
 	c := clustertest.StartCluster(t, cfgs)
 	pdc := dialPD(t, cfgs)
@@ -615,4 +618,14 @@ func (a *setFlag) set() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return !a.at.IsZero()
+}
+
+// skipUnderRace skips a long multi-node scenario in the race-detector pass
+// (it runs in the plain pass; the race pass still covers the shorter
+// multi-node tests).
+func skipUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("multi-node scenario: run without -race")
+	}
 }

@@ -182,8 +182,9 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 		}
 	}
 	errs, err := d.env.Store.UpdateBatch(d.ctx, c.DB, keys, fns)
-	if _, ok := d.notLocal(c, err); ok {
-		// Served elsewhere and nothing ran: each command is forwarded.
+	if _, ok := d.notLocal(c, err); ok || errors.Is(err, ErrCrossRegion) {
+		// Served elsewhere, or by several regions, and nothing ran: each
+		// command runs (or is forwarded) on its own.
 		w.Truncate(mark)
 		for _, args := range cmds {
 			d.ServeRESP(c, args, w)

@@ -39,6 +39,12 @@ func (e *NotLocalError) Unwrap() error { return e.Cause }
 // clients retry on it.
 var ErrClusterDown = &ReplyError{"CLUSTERDOWN The cluster is down"}
 
+// ErrCrossRegion answers a command (or transaction) whose keys live in
+// different regions: that needs the distributed transactions of a later
+// issue. A pipelined batch that meets it runs its commands one by one.
+var ErrCrossRegion = &ReplyError{"ERR the keys of this command are in different regions; " +
+	"commands and transactions across regions are not supported yet"}
+
 // ErrNotDelivered, wrapped by a Forwarder's error, says the command
 // certainly did not run on the target (no connection, refused before it
 // was sent), so it may be tried again. Any other error leaves the outcome

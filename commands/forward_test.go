@@ -203,3 +203,25 @@ func TestForwardingWithUnknownOutcomeIsNotRetried(t *testing.T) {
 		t.Fatalf("an INCR whose outcome is unknown was sent %d times", len(fw.sent))
 	}
 }
+
+// crossRegionStore refuses calls over more than one key, like a node whose
+// keys are in different regions.
+type crossRegionStore struct{ memStore }
+
+func (s crossRegionStore) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
+	if len(ks) > 1 {
+		return nil, ErrCrossRegion
+	}
+	return s.memStore.UpdateBatch(ctx, db, ks, fns)
+}
+
+func TestPipelineAcrossRegionsRunsCommandByCommand(t *testing.T) {
+	h := newHarness(t)
+	h.d.env.Store = joinStore{crossRegionStore{memStore{h.store}}}
+	cmds := [][][]byte{{[]byte("SET"), []byte("a"), []byte("1")}, {[]byte("SET"), []byte("b"), []byte("2")}, {[]byte("MGET"), []byte("a"), []byte("b")}}
+	w := resp.NewWriter(2)
+	h.d.ServeRESPBatch(h.c, cmds, w)
+	if got := string(w.Bytes()); got != "+OK\r\n+OK\r\n*2\r\n$1\r\n1\r\n$1\r\n2\r\n" {
+		t.Fatalf("replies %q", got)
+	}
+}

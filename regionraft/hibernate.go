@@ -47,12 +47,15 @@ const (
 	hibernateMarkerLength      = len(hibMarker) + 1
 )
 
+// hibContext builds a marker: 5 bytes, or 13 with the lease check's
+// fixed 8-byte nonce. Never 8 bytes long: raft's own heartbeat contexts
+// (ReadOnlySafe read positions) are exactly 8, so the two never mix up.
 func hibContext(kind byte, nonce uint64) []byte {
-	b := make([]byte, 0, hibernateMarkerLength+binary.MaxVarintLen64)
+	b := make([]byte, 0, hibernateMarkerLength+8)
 	b = append(b, hibMarker...)
 	b = append(b, kind)
 	if kind == hibKindLeaseCheck {
-		b = binary.AppendUvarint(b, nonce)
+		b = binary.BigEndian.AppendUint64(b, nonce)
 	}
 	return b
 }
@@ -63,14 +66,13 @@ func hibKind(ctx []byte) (kind byte, nonce uint64) {
 		return 0, 0
 	}
 	kind = ctx[len(hibMarker)]
-	if kind == hibKindLeaseCheck {
-		n, k := binary.Uvarint(ctx[hibernateMarkerLength:])
-		if k <= 0 {
-			return 0, 0
-		}
-		nonce = n
+	switch {
+	case kind == hibKindLeaseCheck && len(ctx) == hibernateMarkerLength+8:
+		return kind, binary.BigEndian.Uint64(ctx[hibernateMarkerLength:])
+	case (kind == hibKindHibernate || kind == hibKindProbe) && len(ctx) == hibernateMarkerLength:
+		return kind, 0
 	}
-	return kind, nonce
+	return 0, 0
 }
 
 // quietMessage reports whether m may reach a hibernated peer without

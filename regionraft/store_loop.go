@@ -2,6 +2,7 @@ package regionraft
 
 import (
 	"fmt"
+	"google.golang.org/protobuf/proto"
 	"strconv"
 	"time"
 
@@ -184,7 +185,17 @@ func (s *Store) handleStep(m RaftMessage) {
 	if !quiet {
 		s.wake(p)
 	}
-	if err := p.rn.Step(m.Msg); err != nil {
+	msg := m.Msg
+	if msg.GetType() == raftpb.MessageType_MsgHeartbeatResp {
+		if k, _ := hibKind(msg.GetContext()); k != 0 {
+			// Our marker echoed back: raft would take the context for a
+			// ReadOnlySafe read position. Raft gets the response without
+			// it; the hibernation code below reads the original.
+			msg = proto.CloneOf(msg)
+			msg.Context = nil
+		}
+	}
+	if err := p.rn.Step(msg); err != nil {
 		s.cfg.Logger.Debugf("regionraft: region %d step %v: %v", m.RegionID, m.Msg.GetType(), err)
 	}
 	switch {
