@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skerrydb/skerry/internal/leakcheck"
 	"github.com/skerrydb/skerry/regionraft"
 )
 
@@ -638,7 +639,7 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Stop()
-	if leaked := waitNoGoroutines(5 * time.Second); leaked != "" {
+	if leaked := leakcheck.Wait(5*time.Second, "skerry/cluster/rpc.", "google.golang.org/grpc"); leaked != "" {
 		t.Fatalf("goroutines left after Close and Stop:\n%s", leaked)
 	}
 }
