@@ -1,11 +1,8 @@
 package commands
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -22,47 +19,15 @@ func (f fakeCluster) Topology(context.Context) (*Topology, error) { return f.top
 
 // startClusterRedis starts a cluster-enabled redis-server that owns every
 // slot (skipped when redis-server is not installed) and returns a
-// connection to it and its port.
-func startClusterRedis(t *testing.T) (*realRedis, int) {
+// connection to it, its port and its cluster bus port.
+func startClusterRedis(t *testing.T) (rr *realRedis, port, busPort int) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	if port+10000 > 65535 {
-		t.Skip("no room for the cluster bus port")
-	}
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-		"--appendonly", "no", "--dir", dir, "--cluster-enabled", "yes",
-		"--cluster-config-file", dir+"/nodes.conf")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
+	// An explicit bus port (Redis 7.0 cluster-port): the default,
+	// port+10000, may be out of range or taken.
+	busPort = freeTCPPort(t)
+	rr, port = startRealRedisArgs(t, "--cluster-enabled", "yes",
+		"--cluster-config-file", t.TempDir()+"/nodes.conf", "--cluster-port", strconv.Itoa(busPort))
 	deadline := time.Now().Add(10 * time.Second)
-	var rr *realRedis
-	for rr == nil {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			rr = &realRedis{conn: c, r: bufio.NewReader(c)}
-			t.Cleanup(func() { c.Close() })
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not start: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	if got := rr.do(t, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); got != "+OK\r\n" {
 		t.Fatalf("ADDSLOTSRANGE: %q", got)
 	}
@@ -72,7 +37,7 @@ func startClusterRedis(t *testing.T) (*realRedis, int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return rr, port
+	return rr, port, busPort
 }
 
 // clusterHarness is a harness whose node looks like the given one-node
@@ -88,10 +53,10 @@ func clusterHarness(t *testing.T, topo *Topology) *harness {
 // node whose topology mirrors a one-node Redis Cluster with that real
 // cluster, byte for byte, in RESP2 and RESP3.
 func TestClusterRepliesMatchRedisCluster(t *testing.T) {
-	rr, port := startClusterRedis(t)
+	rr, port, busPort := startClusterRedis(t)
 	id := strings.TrimSpace(strings.Split(rr.do(t, "CLUSTER", "MYID"), "\r\n")[1])
 	// A one-node Redis Cluster does not know its own IP: it shows "".
-	me := ClusterNode{ID: id, IP: "", Port: port, BusPort: port + 10000, Store: 1}
+	me := ClusterNode{ID: id, IP: "", Port: port, BusPort: busPort, Store: 1}
 	topo := &Topology{Myself: me, Nodes: []ClusterNode{me}, Slots: []SlotRange{{Start: 0, End: 16383, Owner: me}},
 		At: time.Now()}
 	cmds := []string{
@@ -138,7 +103,7 @@ func TestClusterRepliesMatchRedisCluster(t *testing.T) {
 
 // TestClusterKeySlotMatchesRedis checks CLUSTER KEYSLOT on many keys.
 func TestClusterKeySlotMatchesRedis(t *testing.T) {
-	rr, _ := startClusterRedis(t)
+	rr, _, _ := startClusterRedis(t)
 	h := clusterHarness(t, &Topology{})
 	for i := range 300 {
 		key := fmt.Sprintf("key:%d", i*7919)

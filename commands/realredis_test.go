@@ -24,19 +24,22 @@ type realRedis struct {
 // persistence; the test is skipped when redis-server is not installed.
 func startRealRedis(t *testing.T) *realRedis {
 	t.Helper()
+	rr, _ := startRealRedisArgs(t)
+	return rr
+}
+
+// startRealRedisArgs is startRealRedis with extra server arguments; it
+// also returns the port.
+func startRealRedisArgs(t *testing.T, args ...string) (*realRedis, int) {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server not installed")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir)
+	port := freeTCPPort(t)
+	argv := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)
+	cmd := exec.Command(bin, argv...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +53,24 @@ func startRealRedis(t *testing.T) *realRedis {
 		if err == nil {
 			rr := &realRedis{conn: c, r: bufio.NewReader(c)}
 			t.Cleanup(func() { c.Close() })
-			return rr
+			return rr, port
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("redis-server did not start: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// freeTCPPort returns a port free on 127.0.0.1 right now.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // do sends one command and returns the raw bytes of its reply.
