@@ -32,7 +32,7 @@ type oracle interface {
 // raftStore is the part of regionraft.Store the executor uses.
 type raftStore interface {
 	ProposeEpoch(ctx context.Context, regionID uint64, epoch regionraft.Epoch, cmd []byte) error
-	Region(regionID uint64) (regionraft.Region, bool)
+	Epoch(regionID uint64) (regionraft.Epoch, bool)
 	ReadBarrier(ctx context.Context, regionID uint64) error
 	RegionForKeys(keys [][]byte) (uint64, bool)
 	Leader(regionID uint64) (regionraft.Peer, bool)
@@ -193,11 +193,10 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn,
 	if lt.region, err = x.region(lks); err != nil {
 		return lt, err
 	}
-	r, ok := x.raft.Region(lt.region)
-	if !ok {
+	var ok bool
+	if lt.epoch, ok = x.raft.Epoch(lt.region); !ok {
 		return lt, &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
 	}
-	lt.epoch = r.Epoch
 	if err = x.raft.ReadBarrier(ctx, lt.region); err != nil {
 		return lt, x.notLocal(lt.region, err)
 	}

@@ -448,27 +448,5 @@ func (s *Store) TransferLeader(ctx context.Context, regionID, toPeerID uint64) e
 	if err != nil {
 		return err
 	}
-	for {
-		s.mu.Lock()
-		ri, ok := s.info[regionID]
-		var leader uint64
-		if ok {
-			leader = ri.leader.ID
-		}
-		ch := s.leaderCh
-		s.mu.Unlock()
-		if !ok {
-			return fmt.Errorf("%w: %d", ErrRegionNotFound, regionID)
-		}
-		if leader == toPeerID {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.done:
-			return s.stopErr()
-		}
-	}
+	return s.waitLeaderIs(ctx, regionID, func(leader uint64) bool { return leader == toPeerID })
 }

@@ -221,19 +221,7 @@ func (s *Store) runOnLoop(ctx context.Context, fn func() error) error {
 	}
 	done := make(chan error, 1)
 	s.enqueue(func() { done <- fn() })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.done:
-		select {
-		case err := <-done:
-			return err
-		default:
-			return s.stopErr()
-		}
-	}
+	return s.wait(ctx, done)
 }
 
 // addPeer registers p (raft goroutine, or before Start).
@@ -518,6 +506,18 @@ func (s *Store) Region(regionID uint64) (Region, bool) {
 	return ri.region.Clone(), true
 }
 
+// Epoch returns the region's current epoch without copying its
+// descriptor (the command path asks for it on every command).
+func (s *Store) Epoch(regionID uint64) (Epoch, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ri, ok := s.info[regionID]
+	if !ok {
+		return Epoch{}, false
+	}
+	return ri.region.Epoch, true
+}
+
 // Regions returns copies of every region's descriptor, ordered by id.
 func (s *Store) Regions() []Region {
 	s.mu.Lock()
@@ -566,19 +566,25 @@ func (s *Store) Leader(regionID uint64) (Peer, bool) {
 
 // WaitLeader blocks until the region has a known leader.
 func (s *Store) WaitLeader(ctx context.Context, regionID uint64) error {
+	return s.waitLeaderIs(ctx, regionID, func(leader uint64) bool { return leader != 0 })
+}
+
+// waitLeaderIs blocks until ok accepts the region's leader as this store
+// sees it (peer id, 0 when unknown).
+func (s *Store) waitLeaderIs(ctx context.Context, regionID uint64, ok func(leader uint64) bool) error {
 	for {
 		s.mu.Lock()
-		ri, ok := s.info[regionID]
+		ri, found := s.info[regionID]
 		var leader uint64
-		if ok {
+		if found {
 			leader = ri.leader.ID
 		}
 		ch := s.leaderCh
 		s.mu.Unlock()
-		if !ok {
+		if !found {
 			return fmt.Errorf("%w: %d", ErrRegionNotFound, regionID)
 		}
-		if leader != 0 {
+		if ok(leader) {
 			return nil
 		}
 		select {
