@@ -176,6 +176,35 @@ func (s *Store) wake(p *peer) {
 	}
 }
 
+// campaignMessage reports whether m asks for a (pre-)vote.
+func campaignMessage(m *raftpb.Message) bool {
+	t := m.GetType()
+	return t == raftpb.MessageType_MsgPreVote || t == raftpb.MessageType_MsgVote
+}
+
+// wakeForCampaign runs the election clock of a hibernated follower woken by
+// another peer's (pre-)vote request up to the election timeout, before the
+// request is stepped. Its clock stood still while it slept, so raft would
+// still count the leader's last heartbeat, possibly minutes old, as a live
+// lease and refuse the vote for a whole election timeout more: a crashed
+// leader of an idle region took two elections to replace (4-4.5 s). The
+// candidate woke first and heard nothing from that leader for an election
+// timeout, and this follower has heard nothing from it either since it fell
+// asleep, so the lease it honours is really over. Safety does not rest on
+// leases (reads are ReadOnlySafe), only the choice of when to elect does.
+// A request from the leader itself, or a follower that is not asleep, is
+// left to raft as usual. The ticks may start this follower's own
+// campaign, as its timer would have.
+func (s *Store) wakeForCampaign(p *peer, m *raftpb.Message) {
+	st := p.rn.BasicStatus()
+	if st.RaftState == raft.StateLeader || m.GetFrom() == st.Lead || m.GetTerm() <= st.GetTerm() {
+		return
+	}
+	for range s.cfg.ElectionTick {
+		p.rn.Tick()
+	}
+}
+
 // sleep stops ticking p. A follower wakes on its own after a random
 // HibernateCheckTicks..2*HibernateCheckTicks ticks to check its leader.
 func (s *Store) sleep(p *peer, leader bool) {
@@ -206,12 +235,43 @@ func (s *Store) wakeCheckers() {
 			continue // woken or rescheduled since, or gone
 		}
 		s.wake(p)
-		st := p.rn.BasicStatus()
-		if to, ok := p.peerByID(st.Lead); ok && st.Lead != p.self.ID && st.RaftState == raft.StateFollower {
-			p.extraMsgs = append(p.extraMsgs, RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch,
-				Msg: &raftpb.Message{Type: raftpb.MessageType_MsgHeartbeatResp.Enum(), From: proto.Uint64(p.self.ID),
-					To: proto.Uint64(st.Lead), Term: proto.Uint64(st.GetTerm()), Context: hibContext(hibKindProbe, 0)}})
-		}
+		s.probeLeader(p)
+	}
+}
+
+// probeLeader queues a probe to p's leader if p is a follower that knows
+// one: a live hibernated leader answers with a hibernate heartbeat, which
+// resets p's election timer (and puts it back to sleep).
+func (s *Store) probeLeader(p *peer) bool {
+	st := p.rn.BasicStatus()
+	to, ok := p.peerByID(st.Lead)
+	if !ok || st.Lead == p.self.ID || st.RaftState != raft.StateFollower {
+		return false
+	}
+	p.extraMsgs = append(p.extraMsgs, RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch,
+		Msg: &raftpb.Message{Type: raftpb.MessageType_MsgHeartbeatResp.Enum(), From: proto.Uint64(p.self.ID),
+			To: proto.Uint64(st.Lead), Term: proto.Uint64(st.GetTerm()), Context: hibContext(hibKindProbe, 0)}})
+	return true
+}
+
+// wakeForRequest wakes a hibernated follower that got a request (a client
+// is waiting, and its leader may have died while the region slept): it
+// probes the leader and runs its election clock to two ticks short of the
+// election timeout. A live leader's answer to the probe (one round trip)
+// resets the clock long before it runs out; a dead leader is replaced
+// after 2..ElectionTick+1 ticks instead of ElectionTick..2*ElectionTick.
+// The clock was frozen at the leader's last heartbeat, before the sleep,
+// so the ticks cannot start an election by themselves.
+func (s *Store) wakeForRequest(p *peer) {
+	if !p.hibernated {
+		return
+	}
+	s.wake(p)
+	if !s.probeLeader(p) {
+		return
+	}
+	for range s.cfg.ElectionTick - 2 {
+		p.rn.Tick()
 	}
 }
 

@@ -127,6 +127,7 @@ func (s *Store) handlePropose(pr *proposal) {
 	// A request also wakes a hibernated follower: if its leader died while
 	// the region slept, its election timer must run now (clients are
 	// retrying), not after the next leader check.
+	s.wakeForRequest(p)
 	s.wake(p)
 	if err := p.notLeader(); err != nil {
 		pr.done <- err
@@ -149,7 +150,8 @@ func (s *Store) handleRead(r *readRequest) {
 		r.done <- fmt.Errorf("%w: %d", ErrRegionNotFound, r.regionID)
 		return
 	}
-	s.wake(p) // as in handlePropose
+	s.wakeForRequest(p) // as in handlePropose
+	s.wake(p)
 	if err := p.notLeader(); err != nil {
 		r.done <- err
 		return
@@ -183,6 +185,9 @@ func (s *Store) handleStep(m RaftMessage) {
 	s.touch(p)
 	quiet := quietMessage(m.Msg)
 	if !quiet {
+		if p.hibernated && campaignMessage(m.Msg) {
+			s.wakeForCampaign(p, m.Msg)
+		}
 		s.wake(p)
 	}
 	msg := m.Msg
