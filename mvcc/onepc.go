@@ -9,6 +9,12 @@ type Mutation struct {
 	Key    []byte
 	Delete bool
 	Value  []byte
+	// Lock marks a lock-only mutation: the key is not changed, only read,
+	// and is locked so that a concurrent writer of it conflicts (this is
+	// what makes a transaction serializable rather than snapshot
+	// isolated). It commits as a WriteLock record. Delete and Value are
+	// ignored.
+	Lock bool
 }
 
 // OnePC commits mutations in one phase at commitTS for a transaction that
@@ -47,7 +53,9 @@ func onePC(rd *Reader, mutations []Mutation, startTS, commitTS uint64, checkConf
 			}
 		}
 		w := Write{Kind: WritePut, StartTS: startTS}
-		if m.Delete {
+		if m.Lock {
+			w.Kind = WriteLock
+		} else if m.Delete {
 			w.Kind = WriteDelete
 		} else if len(m.Value) <= ShortValueMax {
 			w.HasShort = true

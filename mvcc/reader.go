@@ -133,6 +133,10 @@ func (rd *Reader) lockError(key []byte, blocks func(*Lock) bool) error {
 	if !blocks(&l) {
 		return nil
 	}
+	// The error outlives the engine's buffer (engine.Reader: slices are
+	// valid until the next call).
+	l.Primary = bytes.Clone(l.Primary)
+	l.ShortValue = bytes.Clone(l.ShortValue)
 	return &KeyLockedError{Key: bytes.Clone(key), Lock: l}
 }
 

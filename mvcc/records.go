@@ -28,18 +28,36 @@ type Write struct {
 	StartTS    uint64
 	ShortValue []byte // nil when the value lives in a data record
 	HasShort   bool
+	// OverlappedRollback records, on the commit record of another
+	// transaction, that the transaction which started at this record's
+	// commit timestamp was rolled back: both would own the same write key,
+	// so the rollback is a flag here instead of a record of its own.
+	OverlappedRollback bool
 }
 
-// Encoding (frozen): kind(1) | startTS(8) | hasShort(1) | [short value].
+// Write record flag bits (frozen; never renumber). Records written before
+// the flags existed hold 0 or 1 in the flags byte, which decode the same.
+const (
+	writeFlagShort              byte = 1 << 0 // a short value follows
+	writeFlagOverlappedRollback byte = 1 << 1 // see Write.OverlappedRollback
+	writeFlagsKnown                  = writeFlagShort | writeFlagOverlappedRollback
+)
+
+// Encoding (frozen): kind(1) | startTS(8) | flags(1) | [short value].
 func (w *Write) Encode() []byte {
 	b := make([]byte, 0, 10+len(w.ShortValue))
 	b = append(b, byte(w.Kind))
 	b = binary.BigEndian.AppendUint64(b, w.StartTS)
+	var flags byte
 	if w.HasShort {
-		b = append(b, 1)
+		flags |= writeFlagShort
+	}
+	if w.OverlappedRollback {
+		flags |= writeFlagOverlappedRollback
+	}
+	b = append(b, flags)
+	if w.HasShort {
 		b = append(b, w.ShortValue...)
-	} else {
-		b = append(b, 0)
 	}
 	return b
 }
@@ -49,11 +67,23 @@ func DecodeWrite(b []byte) (Write, error) {
 	if len(b) < 10 {
 		return Write{}, ErrCorruptRecord
 	}
-	w := Write{Kind: WriteKind(b[0]), StartTS: binary.BigEndian.Uint64(b[1:9]), HasShort: b[9] == 1}
+	flags := b[9]
+	if flags&^writeFlagsKnown != 0 {
+		return Write{}, fmt.Errorf("%w: write flags %#x", ErrCorruptRecord, flags)
+	}
+	w := Write{
+		Kind:               WriteKind(b[0]),
+		StartTS:            binary.BigEndian.Uint64(b[1:9]),
+		HasShort:           flags&writeFlagShort != 0,
+		OverlappedRollback: flags&writeFlagOverlappedRollback != 0,
+	}
 	switch w.Kind {
 	case WritePut, WriteDelete, WriteLock, WriteRollback:
 	default:
 		return Write{}, fmt.Errorf("%w: write kind %d", ErrCorruptRecord, b[0])
+	}
+	if !w.HasShort && len(b) > 10 {
+		return Write{}, fmt.Errorf("%w: trailing bytes after write record", ErrCorruptRecord)
 	}
 	if w.HasShort {
 		w.ShortValue = b[10:]
@@ -72,12 +102,22 @@ const (
 
 // Lock is a decoded lock record.
 type Lock struct {
-	Kind       LockKind
-	Primary    []byte
-	StartTS    uint64
+	Kind    LockKind
+	Primary []byte // the transaction's primary key, where its fate is decided
+	StartTS uint64
+	// TTLMs is how long after the physical time of StartTS the lock is
+	// alive (Expired); TxnHeartBeat raises it.
 	TTLMs      uint64
 	ShortValue []byte
 	HasShort   bool
+}
+
+// Expired reports whether the lock's TTL has run out at timestamp ts: the
+// physical time of ts is past the physical time of StartTS plus TTLMs.
+// Only timestamps are compared, never a node's clock, so every replica
+// and every new leader judges alike.
+func (l *Lock) Expired(ts uint64) bool {
+	return PhysicalMs(l.StartTS)+l.TTLMs < PhysicalMs(ts)
 }
 
 // Encode (frozen): kind(1) | startTS(8) | ttl(8) | len(primary)(4) | primary
@@ -104,6 +144,11 @@ func DecodeLock(b []byte) (Lock, error) {
 		return Lock{}, ErrCorruptRecord
 	}
 	l := Lock{Kind: LockKind(b[0]), StartTS: binary.BigEndian.Uint64(b[1:9]), TTLMs: binary.BigEndian.Uint64(b[9:17])}
+	switch l.Kind {
+	case LockPut, LockDelete, LockLock:
+	default:
+		return Lock{}, fmt.Errorf("%w: lock kind %d", ErrCorruptRecord, b[0])
+	}
 	n := int(binary.BigEndian.Uint32(b[17:21]))
 	if 21+n+1 > len(b) {
 		return Lock{}, ErrCorruptRecord
