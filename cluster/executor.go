@@ -53,6 +53,9 @@ type executor struct {
 	// route finds the node serving keys of a region with no local peer
 	// (PD's region map); nil: none known.
 	route func(lks [][]byte) (node uint64, err error)
+	// leaderOf asks PD which node leads a region whose local peer knows
+	// no leader (0: PD does not know either); nil: not asked.
+	leaderOf func(region uint64) (node uint64)
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
@@ -147,7 +150,14 @@ func (x *executor) notLocal(region uint64, err error) error {
 	var nl *regionraft.NotLeaderError
 	switch {
 	case errors.As(err, &nl):
-		return &commands.NotLocalError{Node: nl.Leader.StoreID, Cause: err}
+		node := nl.Leader.StoreID
+		if node == 0 && x.leaderOf != nil {
+			// This peer lost touch with its leader (or is campaigning), but
+			// the leader may still be reachable over the internal RPC:
+			// PD's map, fed by the leader's heartbeats, names it.
+			node = x.leaderOf(region)
+		}
+		return &commands.NotLocalError{Node: node, Cause: err}
 	case errors.Is(err, regionraft.ErrOutcomeUnknown):
 		return err // it may have been applied: never run it again
 	case errors.Is(err, regionraft.ErrProposalDropped), errors.Is(err, regionraft.ErrReadDropped):

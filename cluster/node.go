@@ -188,6 +188,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
 	if multi {
 		n.exec.route = n.routeViaPD
+		n.exec.leaderOf = n.leaderViaPD
 	}
 	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.ExpirePeriod, batch: 200, log: log, leads: n.leads}
@@ -526,6 +527,18 @@ func (n *Node) HasVoter() bool {
 		}
 	}
 	return false
+}
+
+// LeaderlessRegions is how many of this node's region replicas know no
+// leader now (an election is running, or the leader is out of reach).
+func (n *Node) LeaderlessRegions() int {
+	c := 0
+	for _, r := range n.raft.Regions() {
+		if _, ok := n.raft.Leader(r.ID); !ok {
+			c++
+		}
+	}
+	return c
 }
 
 // HibernatedRegions is how many of this node's region replicas sleep now

@@ -138,3 +138,16 @@ func (n *Node) routeViaPD(lks [][]byte) (uint64, error) {
 	}
 	return leader.StoreID, nil
 }
+
+// leaderViaPD returns the store PD names as the leader of region, or 0 when
+// PD knows none, cannot be asked, or names this store (whose own peer just
+// said it is not the leader: PD's map is older).
+func (n *Node) leaderViaPD(region uint64) uint64 {
+	ctx, cancel := context.WithTimeout(n.ctx, time.Second)
+	defer cancel()
+	_, leader, err := n.pdc.GetRegionByID(ctx, region)
+	if err != nil || leader.StoreID == n.storeID {
+		return 0
+	}
+	return leader.StoreID
+}
