@@ -48,6 +48,7 @@ type Node struct {
 	engine   *pebbleengine.Engine
 	pd       *pd.Server
 	pdc      *pdclient.Client
+	routes   *routeCache // PD's answers for regions with no local replica
 	raft     *regionraft.Store
 	exec     *executor
 	expirer  *activeExpirer
@@ -80,7 +81,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	if log == nil {
 		log = slog.Default()
 	}
-	n := &Node{cfg: cfg, log: log, shutdownReq: make(chan struct{})}
+	n := &Node{cfg: cfg, log: log, shutdownReq: make(chan struct{}), routes: newRouteCache(4096)}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -211,7 +212,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		Stats:     stats,
 	}
 	if multi {
-		env.Forward = forwarder{n.rpcc}
+		env.Forward = forwarder{rpc: n.rpcc, routes: n.routes}
 	}
 	if multi || cfg.ClusterRedirect {
 		// The slot map for Redis Cluster clients (CLUSTER SLOTS, MOVED).

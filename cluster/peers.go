@@ -36,7 +36,10 @@ func (r storeResolver) StoreAddr(ctx context.Context, storeID uint64) (string, e
 
 // forwarder sends commands to the node that serves their keys
 // (commands.Forwarder over the internal RPC; decision 0004).
-type forwarder struct{ rpc *rpc.Client }
+type forwarder struct {
+	rpc    *rpc.Client
+	routes *routeCache // entries naming a node that refused are dropped
+}
 
 // Forward implements commands.Forwarder.
 func (f forwarder) Forward(ctx context.Context, node uint64, st commands.ForwardState, args [][]byte) ([]byte, commands.ForwardState, error) {
@@ -48,6 +51,7 @@ func (f forwarder) Forward(ctx context.Context, node uint64, st commands.Forward
 	if err != nil {
 		var re *rpc.RemoteError
 		if errors.Is(err, rpc.ErrUnreachable) || (errors.As(err, &re) && re.Code == codeNotReady) {
+			f.routes.dropLeader(node)
 			return nil, st, fmt.Errorf("%w: %v", commands.ErrNotDelivered, err)
 		}
 		return nil, st, err
@@ -57,6 +61,7 @@ func (f forwarder) Forward(ctx context.Context, node uint64, st commands.Forward
 		return nil, st, err
 	}
 	if notLocal != nil {
+		f.routes.dropLeader(node)
 		return nil, st, notLocal
 	}
 	// The server state lives on the connection; the user cannot change.
@@ -119,24 +124,29 @@ func (h rpcHandler) Forward(ctx context.Context, req *rpc.ForwardRequest) (*rpc.
 }
 
 // routeViaPD finds the node that leads the region of keys this node has no
-// single region for, from PD's region map. Keys that PD places in
-// different regions get ErrCrossRegion.
+// single region for, from the route cache or else PD's region map. Keys
+// that PD places in different regions get ErrCrossRegion.
 func (n *Node) routeViaPD(lks [][]byte) (uint64, error) {
 	if len(lks) == 0 {
 		return 0, nil
 	}
-	ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
-	defer cancel()
-	r, leader, err := n.pdc.GetRegion(ctx, lks[0])
-	if err != nil {
-		return 0, nil // unknown yet: retried after a backoff
+	e, ok := n.routes.lookup(lks[0])
+	if !ok {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		defer cancel()
+		r, leader, err := n.pdc.GetRegion(ctx, lks[0])
+		if err != nil {
+			return 0, nil // unknown yet: retried after a backoff
+		}
+		n.routes.insert(r, leader.StoreID)
+		e = routeEntry{region: r, leader: leader.StoreID}
 	}
 	for _, k := range lks[1:] {
-		if !r.Contains(k) {
+		if !e.region.Contains(k) {
 			return 0, ErrCrossRegion
 		}
 	}
-	return leader.StoreID, nil
+	return e.leader, nil
 }
 
 // leaderViaPD returns the store PD names as the leader of region, or 0 when
