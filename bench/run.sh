@@ -14,8 +14,14 @@
 # cluster's SET/GET beside a 3-member etcd cluster's put/range (etcd's own
 # benchmark tool), same requests and concurrency. SINGLE=0 runs only that.
 #
-#   CLUSTER=0 bench/run.sh       # single node only
-#   SINGLE=0 bench/run.sh        # cluster comparison only
+# Then, unless CLUSTERPROTO=0, bench/cluster-proto.sh: redis-benchmark
+# --cluster against a 3-node playground in redirect mode beside plain
+# redis-benchmark against one node of a 3-node playground in forwarding
+# mode (SET/GET, medians of RUNS, ratio printed).
+#
+#   CLUSTER=0 bench/run.sh       # no etcd comparison
+#   CLUSTERPROTO=0 bench/run.sh  # no smart-client comparison
+#   SINGLE=0 bench/run.sh        # cluster comparisons only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,13 +37,20 @@ COLL_TESTS=${COLL_TESTS:-hset,lpush,lpop,sadd,zadd,zrange10,lrange_100}
 BIGDEL=${BIGDEL:-1000000}
 SKERRY=${SKERRY:-./bin/skerry}
 CLUSTER=${CLUSTER:-1}
+CLUSTERPROTO=${CLUSTERPROTO:-1}
 SINGLE=${SINGLE:-1}
 
 cluster() {
-	REQUESTS=$REQUESTS CLIENTS=$CLIENTS RUNS=$RUNS KEYSPACE=$KEYSPACE SKERRY=$SKERRY bench/cluster.sh
+	if [ "$CLUSTER" = 1 ]; then
+		REQUESTS=$REQUESTS CLIENTS=$CLIENTS RUNS=$RUNS KEYSPACE=$KEYSPACE SKERRY=$SKERRY bench/cluster.sh
+	fi
+	if [ "$CLUSTERPROTO" = 1 ]; then
+		[ "$CLUSTER" = 1 ] && echo
+		REQUESTS=$REQUESTS CLIENTS=$CLIENTS RUNS=$RUNS KEYSPACE=$KEYSPACE SKERRY=$SKERRY bench/cluster-proto.sh
+	fi
 }
 if [ "$SINGLE" = 0 ]; then
-	[ "$CLUSTER" = 1 ] && cluster
+	cluster
 	exit 0
 fi
 
@@ -131,8 +144,8 @@ if [ "$BIGDEL" -gt 0 ]; then
 	done
 fi
 
-if [ "$CLUSTER" = 1 ]; then
-	# Stop the single-node targets first: the cluster run has the machine to itself.
+if [ "$CLUSTER" = 1 ] || [ "$CLUSTERPROTO" = 1 ]; then
+	# Stop the single-node targets first: the cluster runs have the machine to themselves.
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	pids=()

@@ -17,7 +17,8 @@ import (
 
 // metrics is the node's Prometheus registry.
 type metrics struct {
-	reg *prometheus.Registry
+	reg   *prometheus.Registry
+	stats *commands.Stats
 }
 
 func newMetrics(n *Node, stats *commands.Stats) *metrics {
@@ -42,8 +43,13 @@ func newMetrics(n *Node, stats *commands.Stats) *metrics {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "skerry_combined_commands_total", Help: "Write commands that ran in another command's transaction because they wrote the same keys at the same time.",
 	}, func() float64 { return float64(n.exec.comb.combined.Load()) }))
-	return &metrics{reg: reg}
+	return &metrics{reg: reg, stats: stats}
 }
+
+// RequestRoutes returns how many keyed client commands this node served
+// locally, forwarded and redirected (-MOVED) since it started: the
+// counters of the skerry_cluster_requests_total metric.
+func (n *Node) RequestRoutes() commands.RouteCounts { return n.metrics.stats.Routes() }
 
 // pebbleCollector exports a few Pebble gauges on each scrape.
 type pebbleCollector struct{ n *Node }

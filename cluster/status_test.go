@@ -43,6 +43,8 @@ func TestStatusEndpointsAndShutdownCommand(t *testing.T) {
 		"skerry_raft_entries_per_batch_count",
 		"skerry_pebble_disk_usage_bytes",
 		`skerry_command_duration_seconds_count{cmd="set"} 1`,
+		`skerry_cluster_requests_total{route="local"} 1`,
+		`skerry_cluster_requests_total{route="forwarded"} 0`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -92,18 +92,23 @@ func (t *topology) load(ctx context.Context) (*commands.Topology, error) {
 		if len(regions) == 0 {
 			regions = local
 		}
-		for i := range regions {
-			if regions[i].Leader.StoreID != 0 {
-				continue
+		// A leader this node's own replica knows is fresher than PD's,
+		// which learns a new leader only from its next heartbeat (up to a
+		// second after a transfer, longer after a crash): smart clients
+		// converge sooner.
+		leaders := make(map[uint64]pdclient.Peer, len(local))
+		for _, l := range local {
+			if l.Leader.StoreID != 0 {
+				leaders[l.Region.ID] = l.Leader
 			}
-			for _, l := range local {
-				if l.Region.ID == regions[i].Region.ID {
-					regions[i].Leader = l.Leader
-				}
+		}
+		for i := range regions {
+			if l, ok := leaders[regions[i].Region.ID]; ok {
+				regions[i].Leader = l
 			}
 		}
 	}
-	topo := &commands.Topology{Myself: myself, Slots: slotRanges(regions, nodes), At: time.Now()}
+	topo := &commands.Topology{Myself: myself, Slots: slotRanges(regions, nodes, t.cached), At: time.Now()}
 	for _, n := range nodes {
 		topo.Nodes = append(topo.Nodes, n)
 	}
@@ -168,11 +173,20 @@ func wildcard(host string) bool {
 // with their 2-byte slot (mvcc/keys), so region [start, end) covers
 // slot(start)..slot(end-1). A slot split between regions is reported once,
 // owned by the leader of its first region (the earlier region wins).
-// Regions without a known leader, or whose leader's node is unknown, leave
-// their slots unassigned (CLUSTER INFO says fail until PD learns them).
+//
+// Every slot of a region stays assigned, so that CLUSTER SLOTS covers all
+// 16384 slots at all times (smart clients treat a gap as a broken map): a
+// region without a known leader (an election, or a region just split off
+// that has not reported yet), or whose leader's node is unknown, is shown
+// owned by the node that owned its first slot in prev (the previous map),
+// if it still holds a voter of the region, else by its known voter with
+// the lowest store id. Any node serves any key, so that owner answers
+// the clients it gets by forwarding or -MOVED to the real leader. Only a
+// region none of whose voters is a known node leaves a gap.
+//
 // The owner's replicas are the other voters whose nodes are known, by
 // store id. Adjacent ranges with the same owner and replicas are merged.
-func slotRanges(regions []pdclient.RegionInfo, nodes map[uint64]commands.ClusterNode) []commands.SlotRange {
+func slotRanges(regions []pdclient.RegionInfo, nodes map[uint64]commands.ClusterNode, prev *commands.Topology) []commands.SlotRange {
 	var out []commands.SlotRange
 	next := 0 // the first slot not yet reported
 	for _, ri := range regions {
@@ -182,15 +196,17 @@ func slotRanges(regions []pdclient.RegionInfo, nodes map[uint64]commands.Cluster
 			continue
 		}
 		next = last + 1
-		owner, ok := nodes[ri.Leader.StoreID]
-		if ri.Leader.StoreID == 0 || !ok {
-			continue
-		}
-		var replicas []commands.ClusterNode
 		peers := slices.Clone(ri.Region.Peers)
 		slices.SortFunc(peers, func(a, b pdclient.Peer) int { return cmpUint(a.StoreID, b.StoreID) })
+		owner, ok := nodes[ri.Leader.StoreID]
+		if ri.Leader.StoreID == 0 || !ok {
+			if owner, ok = standInOwner(first, peers, nodes, prev); !ok {
+				continue
+			}
+		}
+		var replicas []commands.ClusterNode
 		for _, p := range peers {
-			if p.Learner || p.StoreID == ri.Leader.StoreID {
+			if p.Learner || p.StoreID == owner.Store {
 				continue
 			}
 			if n, ok := nodes[p.StoreID]; ok {
@@ -205,6 +221,34 @@ func slotRanges(regions []pdclient.RegionInfo, nodes map[uint64]commands.Cluster
 		out = append(out, commands.SlotRange{Start: first, End: last, Owner: owner, Replicas: replicas})
 	}
 	return out
+}
+
+// standInOwner picks the node shown as owner of a region whose leader is
+// not known (see slotRanges): prev's owner of slot first if it holds a
+// voter of the region, else the voter of peers (sorted by store) with the
+// lowest store id whose node is known.
+func standInOwner(first int, peers []pdclient.Peer, nodes map[uint64]commands.ClusterNode, prev *commands.Topology) (commands.ClusterNode, bool) {
+	voter := func(store uint64) bool {
+		for _, p := range peers {
+			if p.StoreID == store && !p.Learner {
+				return true
+			}
+		}
+		return false
+	}
+	if prev != nil {
+		if o, ok := prev.OwnerOf(first); ok && voter(o.Store) {
+			if n, ok := nodes[o.Store]; ok {
+				return n, true
+			}
+		}
+	}
+	for _, p := range peers {
+		if n, ok := nodes[p.StoreID]; ok && !p.Learner {
+			return n, true
+		}
+	}
+	return commands.ClusterNode{}, false
 }
 
 // regionSlots returns the slots region [start, end) holds keys of

@@ -68,11 +68,15 @@ func TestSlotRangesFromRegions(t *testing.T) {
 		region(2, keys.SlotPrefix(1000), keys.SlotPrefix(2000), 1, 3, 1, 2), // same owner+replicas: merged
 		region(3, keys.SlotPrefix(2000), mid, 2, 1, 2, 3),
 		region(4, mid, keys.SlotPrefix(9000), 3, 1, 2, 3),                    // slot 5000 stays with region 3's leader
-		region(5, keys.SlotPrefix(9000), keys.SlotPrefix(10000), 0, 1, 2, 3), // no leader: a gap
-		region(6, keys.SlotPrefix(10000), nil, 9, 9, 1),                      // leader's node unknown: a gap
+		region(5, keys.SlotPrefix(9000), keys.SlotPrefix(10000), 0, 3, 2, 1), // no leader: its lowest voter
+		region(6, keys.SlotPrefix(10000), keys.SlotPrefix(12000), 9, 9, 1),   // leader's node unknown: store 1
+		region(7, keys.SlotPrefix(12000), keys.SlotPrefix(13000), 0, 2, 3),   // no leader: prev's owner (3)
+		region(8, keys.SlotPrefix(13000), keys.SlotPrefix(14000), 0, 1, 2),   // prev's owner (3) is no voter: 1
+		region(9, keys.SlotPrefix(14000), nil, 9, 9),                         // no known voter: a gap
 	}
 	regions[3].Region.Peers[0].Learner = true // store 1 is a learner of region 4
-	got := slotRanges(regions, nodes)
+	prev := &commands.Topology{Slots: []commands.SlotRange{{Start: 12000, End: 16383, Owner: nodes[3]}}}
+	got := slotRanges(regions, nodes, prev)
 	want := []struct {
 		start, end int
 		owner      uint64
@@ -81,6 +85,10 @@ func TestSlotRangesFromRegions(t *testing.T) {
 		{0, 1999, 1, []uint64{2, 3}},
 		{2000, 5000, 2, []uint64{1, 3}},
 		{5001, 8999, 3, []uint64{2}},
+		{9000, 9999, 1, []uint64{2, 3}},
+		{10000, 11999, 1, nil},
+		{12000, 12999, 3, []uint64{2}},
+		{13000, 13999, 1, []uint64{2}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d ranges %+v, want %d", len(got), got, len(want))
@@ -100,7 +108,8 @@ func TestSlotRangesFromRegions(t *testing.T) {
 
 // TestSlotRangesPartitionTheSlots splits the keyspace at random keys
 // (seeded) and checks that the ranges cover every slot exactly once, in
-// order, each owned by the leader of the slot's first region.
+// order, each owned by the leader of the slot's first region (when it has
+// one: leaderless regions are covered too).
 func TestSlotRangesPartitionTheSlots(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	nodes := testNodes(3)
@@ -126,10 +135,14 @@ func TestSlotRangesPartitionTheSlots(t *testing.T) {
 					continue
 				}
 			}
-			regions = append(regions, region(uint64(i+1), start, end, uint64(1+rng.IntN(3)), 1, 2, 3))
+			leader := uint64(1 + rng.IntN(3))
+			if rng.IntN(4) == 0 {
+				leader = 0 // an election: the slots must stay assigned
+			}
+			regions = append(regions, region(uint64(i+1), start, end, leader, 1, 2, 3))
 			start = end
 		}
-		got := slotRanges(regions, nodes)
+		got := slotRanges(regions, nodes, nil)
 		next := 0
 		for _, r := range got {
 			if r.Start != next || r.End < r.Start {
@@ -152,7 +165,7 @@ func TestSlotRangesPartitionTheSlots(t *testing.T) {
 				}
 			}
 			for _, r := range got {
-				if r.Start <= s && s <= r.End && r.Owner.Store != owner {
+				if r.Start <= s && s <= r.End && owner != 0 && r.Owner.Store != owner {
 					t.Fatalf("round %d: slot %d owned by %d, want %d", round, s, r.Owner.Store, owner)
 				}
 			}

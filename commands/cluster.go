@@ -3,6 +3,8 @@ package commands
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strconv"
@@ -97,6 +99,12 @@ var (
 	errInvalidSlotKeys = &ReplyError{"ERR Invalid slot or number of keys"}
 )
 
+// afterRedis70 names the commands of later Redis versions that Skerry
+// answers as that version does. They have no recorded Redis 7.0
+// metadata, so COMMAND describes them as Skerry's own, and the tests that
+// compare COMMAND with Redis 7.0 skip them.
+var afterRedis70 = map[string]bool{"cluster|myshardid": true}
+
 // registerCluster registers CLUSTER and the connection commands of Redis
 // Cluster (READONLY, READWRITE, ASKING).
 func registerCluster(t *Table) {
@@ -129,6 +137,22 @@ func registerCluster(t *Table) {
 		c.W.BulkString(topo.Myself.ID)
 		return nil
 	})
+	// CLUSTER MYSHARDID is Redis 7.2's (smart clients ask for it); it is
+	// not in Redis 7.0's table, so its metadata is given here, as 7.2
+	// has it (see afterRedis70). Only a cluster node knows it.
+	myShardID := withTopology(func(c *Ctx, topo *Topology) error {
+		c.W.BulkString(ShardID(topo.Myself))
+		return nil
+	})
+	t.Register(&Command{Name: "cluster|myshardid", Arity: 2, Flags: []string{"loading", "stale"},
+		Categories: []string{"slow"}, Handler: func(c *Ctx) error {
+			if c.Env.Cluster == nil {
+				// A node without cluster support is Redis 7.0, which
+				// does not know the subcommand.
+				return Errorf("ERR unknown subcommand '%s'. Try CLUSTER HELP.", trimArg(c.Args[1]))
+			}
+			return myShardID(c)
+		}})
 	sub("info", clusterInfo)
 	sub("nodes", func(c *Ctx, topo *Topology) error {
 		c.W.Verbatim(clusterNodesText(topo))
@@ -180,6 +204,16 @@ func withTopology(h func(c *Ctx, topo *Topology) error) Handler {
 		}
 		return h(c, topo)
 	}
+}
+
+// ShardID is the Redis Cluster shard id (40 hex characters) of the shard
+// whose master is n. In Skerry every node is the master of exactly one
+// shard (the slots it leads, possibly none: see clusterShards), so a
+// shard is named by its master: the id is derived from n's node id,
+// stable for the node's life and distinct from every node id.
+func ShardID(n ClusterNode) string {
+	sum := sha1.Sum([]byte("skerry-shard/" + n.ID))
+	return hex.EncodeToString(sum[:])
 }
 
 func nodeByID(topo *Topology, id []byte) (ClusterNode, bool) {

@@ -10,7 +10,7 @@ func TestEveryRegisteredCommandHasRedisMetadata(t *testing.T) {
 	tbl := NewRedisTable()
 	var check func(cmd *Command)
 	check = func(cmd *Command) {
-		if cmd.meta == nil {
+		if cmd.meta == nil && !afterRedis70[cmd.Name] {
 			t.Errorf("%s: no recorded Redis metadata", cmd.Name)
 		}
 		if cmd.Arity == 0 {
@@ -184,7 +184,9 @@ func TestEveryCommandInfoMatchesRedis(t *testing.T) {
 			cmds = append(cmds, "COMMAND INFO "+cmd.Name, "COMMAND DOCS "+cmd.Name)
 		}
 		for _, sub := range sortedSubs(cmd) {
-			cmds = append(cmds, "COMMAND INFO "+sub.Name, "COMMAND DOCS "+sub.Name)
+			if !afterRedis70[sub.Name] {
+				cmds = append(cmds, "COMMAND INFO "+sub.Name, "COMMAND DOCS "+sub.Name)
+			}
 		}
 	}
 	runDiff(t, []diffCase{{"metadata", cmds}})

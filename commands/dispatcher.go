@@ -200,6 +200,7 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 	}
 	elapsed := time.Since(start)
 	for i, x := range ctxs {
+		d.env.Stats.RecordRoute(RouteLocal)
 		c.Touch(x.Cmd.Name, start)
 		failed := err != nil || (errs != nil && errs[i] != nil)
 		d.env.Stats.Record(x.Cmd.Name, elapsed, failed)
@@ -239,11 +240,16 @@ func runBody(x *Ctx, txn keyspace.Txn, db int) error {
 	return tt.Finish()
 }
 
-// run executes cmd and writes its reply or error.
+// run executes cmd and writes its reply or error. A keyed command from a
+// client (not one forwarded here) is counted by where it was served
+// (Stats.RecordRoute): here, forwarded or redirected, once per command.
 func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
 	mark := w.Len()
 	if d.env.Forward == nil || c.Forwarded {
-		err := d.runHere(cmd, c, args, w)
+		keyed, err := d.runHere(cmd, c, args, w)
+		if keyed && !c.Forwarded {
+			d.env.Stats.RecordRoute(RouteLocal)
+		}
 		if err != nil {
 			w.Truncate(mark)
 			d.replyError(w, ReplyText(err))
@@ -254,10 +260,14 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 	// state it started from, for a rerun here or elsewhere.
 	before := forwardStateOf(c)
 	fw := forwarding{timeout: d.env.ForwardTimeout}
+	counted := false
 	for {
-		err := d.runHere(cmd, c, args, w)
+		keyed, err := d.runHere(cmd, c, args, w)
 		nl, ok := d.notLocal(c, err)
 		if !ok {
+			if keyed && !counted {
+				d.env.Stats.RecordRoute(RouteLocal)
+			}
 			if err != nil {
 				w.Truncate(mark)
 				d.replyError(w, ReplyText(err))
@@ -268,8 +278,17 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 		restoreState(c, before)
 		if moved, ok := d.movedReply(cmd, c, args, nl); ok {
 			// Redirect mode: the client goes to the leader itself.
+			if !counted {
+				d.env.Stats.RecordRoute(RouteRedirected)
+			}
 			d.replyError(w, moved.Msg)
 			return moved
+		}
+		if !counted {
+			// Counted when it must go elsewhere, even if a later attempt
+			// finds the leader here after all.
+			d.env.Stats.RecordRoute(RouteForwarded)
+			counted = true
 		}
 		if !fw.fresh(nl.Node) {
 			nl = nil
@@ -304,11 +323,12 @@ func (d *Dispatcher) run(cmd *Command, c *resp.Client, args [][]byte, w *resp.Wr
 }
 
 // runHere runs cmd on this node and leaves its reply (or nothing, on
-// error) in w.
-func (d *Dispatcher) runHere(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) error {
+// error) in w. keyed reports whether it was a data command with keys,
+// routed by them (what RecordRoute counts).
+func (d *Dispatcher) runHere(cmd *Command, c *resp.Client, args [][]byte, w *resp.Writer) (keyed bool, err error) {
 	x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
 	if !cmd.Data {
-		return call(x)
+		return false, call(x)
 	}
 	mark := w.Len()
 	keys := cmd.KeyArgs(args)
@@ -317,9 +337,9 @@ func (d *Dispatcher) runHere(cmd *Command, c *resp.Client, args [][]byte, w *res
 		return runBody(x, txn, c.DB)
 	}
 	if cmd.writes() {
-		return d.env.Store.Update(d.ctx, c.DB, keys, body)
+		return len(keys) > 0, d.env.Store.Update(d.ctx, c.DB, keys, body)
 	}
-	return d.env.Store.View(d.ctx, c.DB, keys, body)
+	return len(keys) > 0, d.env.Store.View(d.ctx, c.DB, keys, body)
 }
 
 // replyError writes an error reply and counts it for INFO errorstats.

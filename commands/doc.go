@@ -22,7 +22,11 @@
 // with Env.ClusterRedirect the dispatcher answers -MOVED instead of
 // forwarding a single-slot keyed command that the Store says another node
 // serves (NotLocalError), except for forwarded calls, MULTI queues and
-// READONLY reads.
+// READONLY reads. Every keyed command a client sends is counted once by
+// where it was served (Stats.RecordRoute: local, forwarded, redirected;
+// the skerry_cluster_requests_total metric); commands run for another
+// node are not counted. CLUSTER MYSHARDID is the one Redis 7.2 command
+// (afterRedis70): it has no recorded 7.0 metadata.
 //
 // Invariants:
 //   - Registering a name twice, a subcommand before its parent, or an

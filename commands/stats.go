@@ -3,6 +3,7 @@ package commands
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,7 +12,9 @@ import (
 // Stats counts calls and time per command (INFO commandstats), error
 // replies by code (INFO errorstats) and feeds the Prometheus metrics
 // skerry_commands_total{cmd,result} and
-// skerry_command_duration_seconds{cmd}. Safe for concurrent use.
+// skerry_command_duration_seconds{cmd}, and counts where keyed client
+// commands were served (skerry_cluster_requests_total{route}). Safe for
+// concurrent use.
 type Stats struct {
 	mu     sync.Mutex
 	cmds   map[string]*CommandStat
@@ -23,6 +26,8 @@ type Stats struct {
 	// labelled children per command, created once: Record allocates
 	// nothing after a command's first call.
 	obs map[string]*commandObservers
+
+	routes [numRoutes]atomic.Int64
 }
 
 type commandObservers struct {
@@ -56,7 +61,7 @@ func NewStats() *Stats {
 // Collectors returns the Prometheus collectors of the per-command metrics,
 // for the node's registry.
 func (s *Stats) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.total, s.duration}
+	return []prometheus.Collector{s.total, s.duration, routeCollector{s}}
 }
 
 // observers returns the cached labelled metrics of name; s.mu held.
@@ -151,4 +156,72 @@ func (s *Stats) Reset() {
 	s.errs = map[string]int64{}
 	s.errTot = 0
 	s.mu.Unlock()
+}
+
+// Route says where a keyed client command was served: the label of
+// skerry_cluster_requests_total.
+type Route int
+
+// The routes, in label order. Never renumber: RouteCounts indexes by them.
+const (
+	// RouteLocal: this node led the keys' region and ran the command (or
+	// the node is alone). Errors count too: routing was not the problem.
+	RouteLocal Route = iota
+	// RouteForwarded: another node led the keys, and this node sent the
+	// command there over the internal RPC (once per client command,
+	// however many attempts it took).
+	RouteForwarded
+	// RouteRedirected: another node led the keys and this node answered
+	// -MOVED (redirect mode).
+	RouteRedirected
+	numRoutes
+)
+
+var routeNames = [numRoutes]string{"local", "forwarded", "redirected"}
+
+// String returns the route's label value.
+func (r Route) String() string { return routeNames[r] }
+
+// RouteCounts is how many keyed client commands took each route, indexed
+// by Route.
+type RouteCounts [numRoutes]int64
+
+// Total is the number of commands counted.
+func (c RouteCounts) Total() int64 { return c[RouteLocal] + c[RouteForwarded] + c[RouteRedirected] }
+
+// Sub returns c - o, the counts of a window between two readings.
+func (c RouteCounts) Sub(o RouteCounts) RouteCounts {
+	for i := range c {
+		c[i] -= o[i]
+	}
+	return c
+}
+
+// RecordRoute counts one keyed client command served by route r.
+func (s *Stats) RecordRoute(r Route) { s.routes[r].Add(1) }
+
+// Routes returns the route counters (what skerry_cluster_requests_total
+// exports). They are monotonic: CONFIG RESETSTAT leaves them.
+func (s *Stats) Routes() RouteCounts {
+	var c RouteCounts
+	for i := range c {
+		c[i] = s.routes[i].Load()
+	}
+	return c
+}
+
+var routeDesc = prometheus.NewDesc("skerry_cluster_requests_total",
+	"Keyed client commands by where they were served: local (this node leads the keys' region), "+
+		"forwarded to the leader's node, or redirected with -MOVED.", []string{"route"}, nil)
+
+// routeCollector exports the route counters on each scrape, so the hot
+// path pays one atomic add and no label lookup.
+type routeCollector struct{ s *Stats }
+
+func (r routeCollector) Describe(ch chan<- *prometheus.Desc) { ch <- routeDesc }
+
+func (r routeCollector) Collect(ch chan<- prometheus.Metric) {
+	for i, n := range r.s.Routes() {
+		ch <- prometheus.MustNewConstMetric(routeDesc, prometheus.CounterValue, float64(n), routeNames[i])
+	}
 }
