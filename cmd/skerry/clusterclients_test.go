@@ -21,15 +21,15 @@ import (
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
 
-// startPlayground runs `skerry playground --nodes n` with serverArgs
-// passed to every node, waits until it says it is up, and stops it
+// startPlayground runs `skerry playground --nodes n` with playgroundFlags, waits until it says it is up, and stops it
 // (SIGINT) when the test ends. It returns node 1's RESP port; node i
 // serves on base+i-1.
-func startPlayground(t *testing.T, bin string, n int, serverArgs ...string) int {
+func startPlayground(t *testing.T, bin string, n int, playgroundFlags ...string) int {
 	t.Helper()
 	base := playgroundBase(t, n)
 	args := append([]string{"playground", "--nodes", strconv.Itoa(n), "--port", strconv.Itoa(base),
-		"--data-dir", t.TempDir(), "--", "--log-level", "warn"}, serverArgs...)
+		"--data-dir", t.TempDir()}, playgroundFlags...)
+	args = append(args, "--", "--log-level", "warn")
 	pg := exec.Command(bin, args...)
 	out, err := pg.StdoutPipe()
 	if err != nil {
@@ -174,7 +174,7 @@ func checkRedisCLIFollowsMoved(t *testing.T, cli string, ctx context.Context, ad
 }
 
 // TestClusterClientsOnPlayground runs a 3-process playground in redirect
-// mode (`-- --cluster-redirect`) and drives it with rueidis in cluster
+// mode (`skerry playground --cluster-redirect`) and drives it with rueidis in cluster
 // mode and `redis-cli -c`: first on the fresh cluster (one region), then
 // after splitting the keyspace at slot 8192 and moving one half's leader,
 // so the clients must route to two nodes and follow -MOVED.

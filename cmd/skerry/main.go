@@ -160,12 +160,17 @@ func playgroundCommand() *cli.Command {
 			&cli.IntFlag{Name: "nodes", Value: 3, Usage: "number of nodes (1..9)"},
 			&cli.IntFlag{Name: "port", Value: 7001, Usage: "RESP port of node 1"},
 			&cli.StringFlag{Name: "data-dir", Value: "./playground", Usage: "directory holding node-<i>/ (data and skerry.log) of each node"},
+			&cli.BoolFlag{Name: "cluster-redirect", Usage: "pass --cluster-redirect to every node: Redis Cluster clients get -MOVED to the leader instead of being forwarded"},
 		},
 		Action: func(c *cli.Context) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
+			args := c.Args().Slice()
+			if c.Bool("cluster-redirect") {
+				args = append([]string{"--cluster-redirect"}, args...)
+			}
 			return playground.Run(ctx, playground.Config{Nodes: c.Int("nodes"), Port: c.Int("port"),
-				DataDir: c.String("data-dir"), ServerArgs: c.Args().Slice()}, os.Stdout)
+				DataDir: c.String("data-dir"), ServerArgs: args}, os.Stdout)
 		},
 	}
 }
