@@ -41,7 +41,9 @@ fuzz:
 
 # Skerry and redis-server side by side with redis-benchmark (needs redis-server, redis-benchmark),
 # then a 3-node Skerry cluster beside a 3-member etcd cluster (bench/cluster.sh; CLUSTER=0 skips it,
-# SINGLE=0 runs only it; etcd is built once into bench/.cache from the Go module proxy).
+# SINGLE=0 runs only it; etcd is built once into bench/.cache from the Go module proxy), then
+# redis-benchmark --cluster against a redirect-mode cluster beside plain redis-benchmark through
+# one forwarding node (bench/cluster-proto.sh; CLUSTERPROTO=0 skips it).
 bench: build
 	./bench/run.sh
 
