@@ -22,7 +22,9 @@
 // with Env.ClusterRedirect the dispatcher answers -MOVED instead of
 // forwarding a single-slot keyed command that the Store says another node
 // serves (NotLocalError), except for forwarded calls, MULTI queues and
-// READONLY reads.
+// READONLY reads. The dispatcher marks the Store.View context of a
+// READONLY connection's read (not forwarded) with WithReplicaRead: the
+// Store may then serve it on a follower replica, still linearizably.
 //
 // Invariants:
 //   - Registering a name twice, a subcommand before its parent, or an
