@@ -34,6 +34,7 @@ type raftStore interface {
 	ProposeEpoch(ctx context.Context, regionID uint64, epoch regionraft.Epoch, cmd []byte) error
 	Epoch(regionID uint64) (regionraft.Epoch, bool)
 	ReadBarrier(ctx context.Context, regionID uint64) error
+	FollowerReadBarrier(ctx context.Context, regionID uint64) error
 	RegionForKeys(keys [][]byte) (uint64, bool)
 	Leader(regionID uint64) (regionraft.Peer, bool)
 }
@@ -62,10 +63,11 @@ func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, 
 	return &executor{engine: e, oracle: o, raft: r, locks: locks, cache: cache, latches: txn.NewLatches(1 << 16), metrics: newExecMetrics()}
 }
 
-// newTxn opens a transaction at ts for a caller holding the latches of
-// every key it will read (nil keys: all of them).
-func (x *executor) newTxn(ts uint64) (*mvcc.Reader, *txn.Txn) {
-	rd := mvcc.NewReaderWithLocks(x.engine, ts, x.locks)
+// newTxn opens a transaction at ts over r (the engine, or a snapshot of
+// it) for a caller holding the latches of every key it will read (nil
+// keys: all of them).
+func (x *executor) newTxn(r engine.Reader, ts uint64) (*mvcc.Reader, *txn.Txn) {
+	rd := mvcc.NewReaderWithLocks(r, ts, x.locks)
 	rd.ShareIterator() // the caller holds the latches; localTxn.end closes it
 	t := txn.New(rd, pdclient.PhysicalMs(ts))
 	t.UseCache(x.cache)
@@ -181,18 +183,28 @@ type localTxn struct {
 	ts     uint64
 	rd     *mvcc.Reader
 	t      *txn.Txn
+	// snap is the engine snapshot a replica read runs on; nil otherwise.
+	snap engine.Snapshot
 }
 
-// end releases the reader's iterator, then the latches.
+// end releases the reader's iterator and snapshot, then the latches.
 func (lt *localTxn) end() {
 	lt.rd.Close()
+	if lt.snap != nil {
+		lt.snap.Close()
+	}
 	lt.guard.Release()
 }
 
 // begin is the common start of every local transaction: latch the keys,
 // find their region, pass its read barrier and take one timestamp. The
-// caller must call lt.end when it gets no error.
-func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn, err error) {
+// caller must call lt.end when it gets no error. anyReplica (reads of
+// READONLY connections only) lets a follower replica pass the barrier
+// (regionraft.FollowerReadBarrier: ReadIndex from the leader, then wait
+// to apply up to it), so the read is served here, still linearizable; a
+// follower that cannot (no leader known, read index lost) answers
+// NotLocalError and the read goes to the leader as before.
+func (x *executor) begin(ctx context.Context, db int, ks [][]byte, anyReplica bool) (lt localTxn, err error) {
 	lks := latchKeys(db, ks)
 	lt.guard = x.acquire(lks)
 	defer func() {
@@ -207,14 +219,63 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte) (lt localTxn,
 	if lt.epoch, ok = x.raft.Epoch(lt.region); !ok {
 		return lt, &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
 	}
-	if err = x.raft.ReadBarrier(ctx, lt.region); err != nil {
+	barrier := x.raft.ReadBarrier
+	if anyReplica {
+		barrier = x.raft.FollowerReadBarrier
+	}
+	if err = barrier(ctx, lt.region); err != nil {
 		return lt, x.notLocal(lt.region, err)
 	}
 	if lt.ts, err = x.timestamp(ctx); err != nil {
 		return lt, fmt.Errorf("cluster: timestamp: %w", err)
 	}
-	lt.rd, lt.t = x.newTxn(lt.ts)
+	if !anyReplica {
+		lt.rd, lt.t = x.newTxn(x.engine, lt.ts)
+		return lt, nil
+	}
+	// A follower's latches do not hold back the applies of the leader's
+	// writes: read one point-in-time view (taken after the barrier, so it
+	// holds everything up to the read index), in which the region's data
+	// are still whole: not removed with a destroyed peer, nor half
+	// replaced by an incoming snapshot.
+	snap := x.engine.NewSnapshot()
+	if err = replicaServes(snap, lt.region, lks); err != nil {
+		snap.Close()
+		return lt, err
+	}
+	lt.snap = snap
+	lt.rd, lt.t = x.newTxn(snap, lt.ts)
 	return lt, nil
+}
+
+// replicaServes checks in snap that this store still holds region's data
+// for every latch key: its descriptor is there and covers them, and no
+// snapshot is replacing them. Otherwise the command runs again from the
+// start (NotLocalError, Node 0) with the regions as they are now.
+func replicaServes(snap engine.Snapshot, region uint64, lks [][]byte) error {
+	v, err := snap.Get(keys.RegionStateKey(region))
+	if err != nil {
+		if errors.Is(err, engine.ErrNotFound) {
+			return &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
+		}
+		return err
+	}
+	r, err := regionraft.DecodeRegion(v)
+	if err != nil {
+		return err
+	}
+	for _, k := range lks {
+		if !r.ContainsKey(k) {
+			return &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
+		}
+	}
+	switch _, err := snap.Get(keys.RaftSnapshotPendingKey(region)); {
+	case err == nil:
+		return &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
+	case !errors.Is(err, engine.ErrNotFound):
+		return err
+	}
+	return nil
 }
 
 // Update implements commands.Store. Concurrent Updates of the same keys
@@ -229,7 +290,7 @@ func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keys
 
 // updateOne runs fn alone in its own transaction.
 func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
-	lt, err := x.begin(ctx, db, ks)
+	lt, err := x.begin(ctx, db, ks, false)
 	if err != nil {
 		return err
 	}
@@ -242,7 +303,7 @@ func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(k
 
 // UpdateBatch implements commands.Store.
 func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
-	lt, err := x.begin(ctx, db, ks)
+	lt, err := x.begin(ctx, db, ks, false)
 	if err != nil {
 		return nil, err
 	}
@@ -296,9 +357,10 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	return nil
 }
 
-// View implements commands.Store.
+// View implements commands.Store. A read marked commands.ReplicaRead (a
+// READONLY connection's) may be served by a local follower replica.
 func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
-	lt, err := x.begin(ctx, db, ks)
+	lt, err := x.begin(ctx, db, ks, commands.ReplicaRead(ctx))
 	if err != nil {
 		return err
 	}

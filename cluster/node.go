@@ -542,6 +542,16 @@ func (n *Node) LeaderlessRegions() int {
 	return c
 }
 
+// FollowerReads is how many reads this node served on a follower replica
+// (READONLY connections; regionraft.Store.FollowerReadBarrier passed).
+func (n *Node) FollowerReads() int {
+	var m dto.Metric
+	if err := n.raft.Metrics().FollowerReads.WithLabelValues("ok").Write(&m); err != nil {
+		return 0
+	}
+	return int(m.GetCounter().GetValue())
+}
+
 // HibernatedRegions is how many of this node's region replicas sleep now
 // (idle regions stop ticking; regionraft hibernation).
 func (n *Node) HibernatedRegions() int {

@@ -339,7 +339,11 @@ func (d *Dispatcher) runHere(cmd *Command, c *resp.Client, args [][]byte, w *res
 	if cmd.writes() {
 		return len(keys) > 0, d.env.Store.Update(d.ctx, c.DB, keys, body)
 	}
-	return len(keys) > 0, d.env.Store.View(d.ctx, c.DB, keys, body)
+	ctx := d.ctx
+	if c.ReadOnly && !c.Forwarded {
+		ctx = WithReplicaRead(ctx) // a follower replica may serve it
+	}
+	return len(keys) > 0, d.env.Store.View(ctx, c.DB, keys, body)
 }
 
 // replyError writes an error reply and counts it for INFO errorstats.

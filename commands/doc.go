@@ -22,7 +22,10 @@
 // with Env.ClusterRedirect the dispatcher answers -MOVED instead of
 // forwarding a single-slot keyed command that the Store says another node
 // serves (NotLocalError), except for forwarded calls, MULTI queues and
-// READONLY reads. Every keyed command a client sends is counted once by
+// READONLY reads. The dispatcher marks the Store.View context of a
+// READONLY connection's read (not forwarded) with WithReplicaRead: the
+// Store may then serve it on a follower replica, still linearizably.
+// Every keyed command a client sends is counted once by
 // where it was served (Stats.RecordRoute: local, forwarded, redirected;
 // the skerry_cluster_requests_total metric); commands run for another
 // node are not counted. CLUSTER MYSHARDID is the one Redis 7.2 command

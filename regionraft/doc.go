@@ -30,6 +30,7 @@
 //	err = s.Propose(ctx, regionID, cmd)  // nil: committed, durable, applied here
 //	err = s.ProposeEpoch(ctx, regionID, epoch, cmd) // same, refused if epoch is stale
 //	err = s.ReadBarrier(ctx, regionID)   // then read the engine
+//	err = s.FollowerReadBarrier(ctx, regionID) // same, on any replica
 //	s.Stop()                         // then close the engine
 //
 // Administration (on the region's leader; each returns once applied here):
@@ -78,6 +79,24 @@
 //   - A single-voter leader answers ReadBarrier without a ReadIndex round,
 //     but only once it has applied an entry of its own term, so that
 //     entries acknowledged before a restart are re-applied first.
+//   - Reads: the reads queued for a region in one round share one raft
+//     ReadIndex, whose context is an 8-byte id unique across stores
+//     (random incarnation + counter: a leader's raft ignores a read whose
+//     context is already pending, and followers' requests reach it too).
+//     Hibernation markers are 5 or 13 bytes, so the two never mix up. A
+//     read completes once the index is confirmed and applied here.
+//   - Follower reads (FollowerReadBarrier): on a follower or learner the
+//     ReadIndex goes to the leader as MsgReadIndex; the leader confirms its
+//     leadership with a quorum heartbeat round, answers its commit index,
+//     and the follower completes the read once it applied that index. The
+//     engine then holds every write acknowledged before the call: never
+//     stale. raft drops the request silently when the follower knows no
+//     leader (refused up front with *NotLeaderError) and never resends it,
+//     so an unconfirmed follower read fails with ErrReadDropped when the
+//     follower's leader changes, and any read of a non-leader peer fails
+//     so after 2*ElectionTick ticks (lost request or answer, a follower cut
+//     off from the leader). A request wakes a hibernated follower, and its
+//     MsgReadIndex the hibernated leader; a peer with reads does not sleep.
 //   - Proposals are identified by an 8-byte id prefixed to the entry data
 //     (random per Store incarnation + counter). A proposal whose log slot is
 //     overwritten by another leader's entry fails with ErrProposalDropped.
@@ -238,7 +257,8 @@
 // caught it). A real leader lease (TiKV's: measured from the send time of
 // a heartbeat a quorum acknowledged, shorter than the election timeout)
 // would remove the round trip; not done yet. Proposal forwarding is
-// disabled: a follower answers *NotLeaderError.
+// disabled: a follower answers *NotLeaderError to Propose and ReadBarrier;
+// only FollowerReadBarrier lets raft forward its ReadIndex to the leader.
 //
 // A new region starts at log index 5, term 5 with a ConfState built from its
 // descriptor on every replica (no bootstrap conf-change entries). A region

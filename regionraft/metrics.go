@@ -33,6 +33,9 @@ type Metrics struct {
 	Hibernated prometheus.Gauge
 	// Wakes counts hibernated peers woken (traffic, a message, a check).
 	Wakes prometheus.Counter
+	// FollowerReads counts FollowerReadBarrier calls answered by a
+	// follower or learner (not the leader), by result: ok, error.
+	FollowerReads *prometheus.CounterVec
 }
 
 func newMetrics() *Metrics {
@@ -76,11 +79,14 @@ func newMetrics() *Metrics {
 		Wakes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "skerry_raft_peer_wakes_total", Help: "Hibernated peers woken.",
 		}),
+		FollowerReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "skerry_region_follower_reads_total", Help: "Read barriers passed (or failed) on a follower replica, by result.",
+		}, []string{"result"}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.ProposeApplySeconds, m.BatchCommitSeconds, m.EntriesPerBatch,
 		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders, m.Snapshots,
-		m.PeerTicks, m.Hibernated, m.Wakes}
+		m.PeerTicks, m.Hibernated, m.Wakes, m.FollowerReads}
 }

@@ -3,6 +3,7 @@ package regionraft
 import (
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -96,19 +97,46 @@ type proposal struct {
 	done         chan error // buffered 1
 }
 
-// readRequest is one ReadBarrier call.
+// readRequest is one ReadBarrier or FollowerReadBarrier call.
 type readRequest struct {
 	regionID uint64
-	done     chan error // buffered 1
+	// anyReplica: a FollowerReadBarrier call, which a follower or learner
+	// may answer (its ReadIndex is forwarded to the leader).
+	anyReplica bool
+	// byFollower is set by the raft goroutine when a non-leader peer took
+	// the request (for the follower-read metric).
+	byFollower atomic.Bool
+	done       chan error // buffered 1
 }
 
 // readBatch groups the read requests of one region issued in one loop round
 // under one raft ReadIndex request.
 type readBatch struct {
+	// ctx identifies the request in raft (its ReadIndex context): always
+	// readContextLen bytes, never a hibernation marker's length.
 	ctx       uint64
 	index     uint64
 	confirmed bool
+	lead      uint64 // raft id of the leader when issued (self on a leader)
+	issuedAt  uint64 // Store.tickNo when the ReadIndex was issued
 	waiters   []*readRequest
+}
+
+// readContextLen is the length of a read request's raft context. Hibernation
+// markers (hibernate.go) are 5 or 13 bytes, so the two never mix up.
+const readContextLen = 8
+
+// readContext encodes a read batch's id as its raft ReadIndex context.
+func readContext(id uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, readContextLen), id)
+}
+
+// readContextID decodes a ReadIndex context; false when it is not one of ours.
+func readContextID(ctx []byte) (uint64, bool) {
+	if len(ctx) != readContextLen {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(ctx), true
 }
 
 // peer is the local replica of one region. Owned by the raft goroutine.
@@ -465,6 +493,24 @@ func (p *peer) readsApplied(out []completion) []completion {
 		}
 		for _, r := range rb.waiters {
 			out = append(out, completion{done: r.done})
+		}
+	}
+	clear(p.reads[len(keep):])
+	p.reads = keep
+	return out
+}
+
+// dropUnconfirmedReads fails with ErrReadDropped the read batches that have
+// no read index yet and were not sent to lead (the current leader).
+func (p *peer) dropUnconfirmedReads(out []completion, lead uint64) []completion {
+	keep := p.reads[:0]
+	for _, rb := range p.reads {
+		if rb.confirmed || rb.lead == lead {
+			keep = append(keep, rb)
+			continue
+		}
+		for _, r := range rb.waiters {
+			out = append(out, completion{done: r.done, err: fmt.Errorf("%w: region %d: leader changed", ErrReadDropped, p.region.ID)})
 		}
 	}
 	clear(p.reads[len(keep):])

@@ -464,11 +464,34 @@ func (s *Store) epochError(p *peer) *EpochNotMatchError {
 }
 
 // ReadBarrier returns once a linearizable read of the region may be served
-// from this store's engine: this peer is the leader holding a valid lease
-// (raft ReadIndex, lease based) and has applied up to the read index.
-// Errors as Propose; a leadership change during the wait gives
+// from this store's engine: this peer is the leader, a quorum confirmed its
+// leadership (raft ReadIndex, ReadOnlySafe) and it has applied up to the
+// read index. Errors as Propose; a leadership change during the wait gives
 // *NotLeaderError.
 func (s *Store) ReadBarrier(ctx context.Context, regionID uint64) error {
+	return s.readBarrier(ctx, regionID, false)
+}
+
+// FollowerReadBarrier is ReadBarrier for any replica of the region: on the
+// leader it is ReadBarrier; on a follower or learner it asks the leader for
+// its read index (raft ReadIndex, forwarded as MsgReadIndex; the leader
+// confirms its leadership with a quorum first) and returns once this peer
+// has applied up to it. A read of the local engine after it returns sees
+// every write acknowledged before the call began: it is linearizable, never
+// stale. A hibernated peer (and its leader) wakes for it.
+//
+// Errors: ErrRegionNotFound (no initialized peer here), *NotLeaderError
+// with the zero Leader when this peer knows no leader, or with the leader
+// when leadership moved while a leader's own read waited, ErrReadDropped
+// when the read index did not arrive or was not applied within
+// 2*Config.ElectionTick ticks or the follower's leader changed before it
+// answered (retry, or ask the leader), ErrStopped or a *FatalError, and
+// ctx.Err(). The caller must not read the engine after an error.
+func (s *Store) FollowerReadBarrier(ctx context.Context, regionID uint64) error {
+	return s.readBarrier(ctx, regionID, true)
+}
+
+func (s *Store) readBarrier(ctx context.Context, regionID uint64, anyReplica bool) error {
 	s.mu.Lock()
 	ri, ok := s.info[regionID]
 	solo := ok && ri.soloLeader
@@ -484,7 +507,7 @@ func (s *Store) ReadBarrier(ctx context.Context, regionID uint64) error {
 			return nil
 		}
 	}
-	r := &readRequest{regionID: regionID, done: make(chan error, 1)}
+	r := &readRequest{regionID: regionID, anyReplica: anyReplica, done: make(chan error, 1)}
 	select {
 	case s.readC <- r:
 	case <-ctx.Done():
@@ -492,7 +515,15 @@ func (s *Store) ReadBarrier(ctx context.Context, regionID uint64) error {
 	case <-s.done:
 		return s.stopErr()
 	}
-	return s.wait(ctx, r.done)
+	err := s.wait(ctx, r.done)
+	if r.byFollower.Load() {
+		result := "ok"
+		if err != nil {
+			result = "error"
+		}
+		s.metrics.FollowerReads.WithLabelValues(result).Inc()
+	}
+	return err
 }
 
 // Region returns a copy of the region's descriptor.

@@ -116,6 +116,35 @@ func (s *Store) tick() {
 		}
 	}
 	s.metrics.PeerTicks.Add(float64(n))
+	s.expireFollowerReads()
+}
+
+// expireFollowerReads fails the reads of awake non-leader peers that were
+// issued more than 2*ElectionTick ticks ago: the follower's MsgReadIndex
+// or its answer was lost (raft does not retry it), or this peer cannot
+// catch up with the read index (cut off from the leader). A leader's own
+// reads end with its leadership instead (onSoftState).
+func (s *Store) expireFollowerReads() {
+	limit := uint64(2 * s.cfg.ElectionTick)
+	var acks []completion
+	for _, p := range s.awake {
+		if len(p.reads) == 0 || p.isLeader() {
+			continue
+		}
+		keep := p.reads[:0]
+		for _, rb := range p.reads {
+			if s.tickNo-rb.issuedAt <= limit {
+				keep = append(keep, rb)
+				continue
+			}
+			for _, r := range rb.waiters {
+				acks = append(acks, completion{done: r.done, err: fmt.Errorf("%w: region %d: no read index within %d ticks", ErrReadDropped, p.region.ID, limit)})
+			}
+		}
+		clear(p.reads[len(keep):])
+		p.reads = keep
+	}
+	s.complete(acks)
 }
 
 func (s *Store) handlePropose(pr *proposal) {
@@ -153,8 +182,17 @@ func (s *Store) handleRead(r *readRequest) {
 	s.wakeForRequest(p) // as in handlePropose
 	s.wake(p)
 	if err := p.notLeader(); err != nil {
-		r.done <- err
-		return
+		if !r.anyReplica {
+			r.done <- err
+			return
+		}
+		// A follower read: raft forwards the ReadIndex to the leader,
+		// or drops it silently when it knows none.
+		if p.rn.BasicStatus().Lead == raft.None {
+			r.done <- err
+			return
+		}
+		r.byFollower.Store(true)
 	}
 	p.newReads = append(p.newReads, r)
 }
@@ -263,16 +301,30 @@ func (s *Store) round() error {
 	peers := s.roundPeers()
 	// One ReadIndex per region for all reads queued this round (held while
 	// a leader woken from hibernation re-establishes its lease).
+	// A follower's ReadIndex goes to its leader (follower reads); raft
+	// drops it when no leader is known, so those reads fail at once. The
+	// contexts are unique across stores (random incarnation + counter): a
+	// leader's raft ignores a read whose context is already pending.
+	var noLeader []completion
 	for _, p := range peers {
 		if len(p.newReads) == 0 || p.leaseAcks != nil {
 			continue
 		}
+		st := p.rn.BasicStatus()
+		if st.RaftState != raft.StateLeader && st.Lead == raft.None {
+			for _, r := range p.newReads {
+				noLeader = append(noLeader, completion{done: r.done, err: &NotLeaderError{RegionID: p.region.ID}})
+			}
+			p.newReads = nil
+			continue
+		}
 		s.readSeq++
-		rb := &readBatch{ctx: s.readSeq, waiters: p.newReads}
+		rb := &readBatch{ctx: s.incarnation | (s.readSeq & 0xffffffff), lead: st.Lead, issuedAt: s.tickNo, waiters: p.newReads}
 		p.newReads = nil
 		p.reads = append(p.reads, rb)
-		p.rn.ReadIndex([]byte(strconv.FormatUint(rb.ctx, 36)))
+		p.rn.ReadIndex(readContext(rb.ctx))
 	}
+	s.complete(noLeader)
 
 	// Phase 1: apply the committed entries that were already durable in our
 	// log before this round, in their own unsynced batch, and acknowledge
@@ -396,8 +448,9 @@ func (s *Store) round() error {
 		}
 		mustSync = mustSync || rd.MustSync
 		for _, rs := range rd.ReadStates {
+			id, ok := readContextID(rs.RequestCtx)
 			for _, rb := range p.reads {
-				if strconv.FormatUint(rb.ctx, 36) == string(rs.RequestCtx) {
+				if ok && rb.ctx == id {
 					rb.index, rb.confirmed = rs.Index, true
 				}
 			}
@@ -603,6 +656,10 @@ func (s *Store) complete(acks []completion) {
 func (s *Store) onSoftState(p *peer, ss *raft.SoftState, acks []completion) []completion {
 	wasLeader := p.isLeader()
 	p.lead, p.state = ss.Lead, ss.RaftState
+	if !wasLeader {
+		// Follower reads sent to another leader may never be answered.
+		acks = p.dropUnconfirmedReads(acks, ss.Lead)
+	}
 	if !p.isLeader() {
 		p.compactProposed = false
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -24,7 +25,8 @@ var errInjected = errors.New("test transport: dropped")
 //     different groups (a store without a group is alone) are dropped;
 //   - dropRate: each message is dropped with this probability (seeded);
 //   - delay: each delivery batch waits this long (simulated latency);
-//   - noSnap: snapshots fail at once.
+//   - noSnap: snapshots fail at once;
+//   - dropTypes: messages of these types are dropped.
 //
 // Snapshots are streamed from the sender's stream straight into the target
 // store's ReceiveSnapshot on a goroutine of their own.
@@ -38,6 +40,8 @@ type chanTransport struct {
 	dropRate float64
 	delay    time.Duration
 	noSnap   bool
+	// dropTypes: messages of these types vanish (nil: none).
+	dropTypes map[raftpb.MessageType]bool
 	// cutSnaps: the next cutSnaps snapshot streams end after cutAfter
 	// bytes (a sender crash or a broken connection mid-transfer).
 	cutSnaps int
@@ -110,7 +114,7 @@ func (tr *chanTransport) Send(msgs []RaftMessage) {
 	defer tr.mu.Unlock()
 	for _, m := range msgs {
 		to := m.To.StoreID
-		if tr.cut(m.From.StoreID, to) {
+		if tr.cut(m.From.StoreID, to) || tr.dropTypes[m.Msg.GetType()] {
 			continue
 		}
 		m.Msg = proto.CloneOf(m.Msg)
