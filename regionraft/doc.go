@@ -68,7 +68,12 @@
 //
 // Both run at the same time; the round joins them, then sends messages
 // (followers acknowledge only persisted entries), completes the remaining
-// waiters and advances the RawNodes.
+// waiters and advances the RawNodes. A steady leader's messages (its Ready
+// changes neither term nor vote) leave before the log batch is committed,
+// so followers append in parallel with the leader's fsync (Raft thesis
+// 10.2.1; etcd does the same): an entry commits once a quorum persisted
+// it, which need not include the leader, and the leader applies only
+// entries durable in its own log.
 //
 //   - A proposal is acknowledged only after its entry was fsynced (in an
 //     earlier round's log batch) and its effects committed to the engine

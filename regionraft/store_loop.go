@@ -418,6 +418,7 @@ func (s *Store) round() error {
 	b := s.cfg.Engine.NewBatch()
 	defer b.Close()
 	var snapMsgs []readyMsg
+	var earlyMsgs []RaftMessage // a steady leader's: sent before the fsync
 	for _, pr := range ready {
 		p, rd := pr.rp.p, &pr.rp.rd
 		if !raft.IsEmptySnap(rd.Snapshot) {
@@ -441,6 +442,14 @@ func (s *Store) round() error {
 				acks = append(acks, completion{done: w.done, err: fmt.Errorf("%w: region %d", ErrConfChangePending, p.region.ID), prop: w})
 			}
 		}
+		// A leader's messages may leave before its own append is durable,
+		// so followers write in parallel with it (Raft thesis 10.2.1, as
+		// etcd does): the entries count for the commit only once a quorum
+		// persisted them, and phase 1 applies only entries durable here.
+		// Not when this Ready changes the term or vote: nobody may hear of
+		// those before they are on disk.
+		early := p.state == raft.StateLeader && (rd.HardState == nil || raft.IsEmptyHardState(rd.HardState) ||
+			rd.HardState.GetTerm() == p.storage.hs.GetTerm() && rd.HardState.GetVote() == p.storage.hs.GetVote())
 		if rd.HardState != nil && !raft.IsEmptyHardState(rd.HardState) {
 			if err := p.storage.setHardState(b, rd.HardState); err != nil {
 				return err
@@ -481,9 +490,12 @@ func (s *Store) round() error {
 			p.tagLeaseCheck(m)
 			if to, ok := p.peerByID(m.GetTo()); ok {
 				rm := RaftMessage{RegionID: p.region.ID, From: p.self, To: to, Epoch: p.region.Epoch, Msg: m}
-				if m.GetType() == raftpb.MessageType_MsgSnap {
+				switch {
+				case m.GetType() == raftpb.MessageType_MsgSnap:
 					snapMsgs = append(snapMsgs, readyMsg{p, rm})
-				} else {
+				case early:
+					earlyMsgs = append(earlyMsgs, rm)
+				default:
 					msgs = append(msgs, rm)
 				}
 			}
@@ -511,6 +523,9 @@ func (s *Store) round() error {
 		s.complete(acks1)
 		applyDone <- nil
 	}()
+	if len(earlyMsgs) > 0 {
+		s.cfg.Transport.Send(earlyMsgs)
+	}
 	start := time.Now()
 	var syncErr error
 	if b.Count() > 0 {
