@@ -299,17 +299,7 @@ func errWord(err error) string {
 func (s *scenario) set(ctx context.Context, d *datadriven.TestData) string {
 	cl := s.clients[s.node(d, "node")]
 	key, val := s.strArg(d, "key"), s.strArg(d, "val")
-	try := func() error {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		return cl.Set(actx, key, val, 0).Err()
-	}
-	var err error
-	if d.HasArg("within") {
-		err = s.retry(ctx, s.within(d, 0), try)
-	} else {
-		err = try()
-	}
+	err := s.attempt(ctx, d, func(actx context.Context) error { return cl.Set(actx, key, val, 0).Err() })
 	if err != nil {
 		return errWord(err)
 	}
@@ -321,26 +311,32 @@ func (s *scenario) get(ctx context.Context, d *datadriven.TestData) string {
 	cl := s.clients[s.node(d, "node")]
 	key := s.strArg(d, "key")
 	var v string
-	try := func() error {
-		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
+	err := s.attempt(ctx, d, func(actx context.Context) error {
 		var err error
 		v, err = cl.Get(actx, key).Result()
 		if errors.Is(err, redis.Nil) {
 			v, err = "(nil)", nil
 		}
 		return err
-	}
-	var err error
-	if d.HasArg("within") {
-		err = s.retry(ctx, s.within(d, 0), try)
-	} else {
-		err = try()
-	}
+	})
 	if err != nil {
 		return errWord(err)
 	}
 	return v
+}
+
+// attempt runs one client call with a 2 s timeout, or, given within=,
+// retries it until it succeeds or that long has passed.
+func (s *scenario) attempt(ctx context.Context, d *datadriven.TestData, call func(context.Context) error) error {
+	try := func() error {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return call(actx)
+	}
+	if d.HasArg("within") {
+		return s.retry(ctx, s.within(d, 0), try)
+	}
+	return try()
 }
 
 // retry runs try until it succeeds or d has passed since the first try.

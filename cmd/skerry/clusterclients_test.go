@@ -21,14 +21,15 @@ import (
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
 
-// startPlayground runs `skerry playground --nodes n` with playgroundFlags, waits until it says it is up, and stops it
+// startPlayground runs `skerry playground --nodes n --data-dir dir` with
+// playgroundFlags, waits until it says it is up, and stops it
 // (SIGINT) when the test ends. It returns node 1's RESP port; node i
 // serves on base+i-1.
-func startPlayground(t *testing.T, bin string, n int, playgroundFlags ...string) int {
+func startPlayground(t *testing.T, bin string, n int, dir string, playgroundFlags ...string) int {
 	t.Helper()
 	base := playgroundBase(t, n)
 	args := append([]string{"playground", "--nodes", strconv.Itoa(n), "--port", strconv.Itoa(base),
-		"--data-dir", t.TempDir()}, playgroundFlags...)
+		"--data-dir", dir}, playgroundFlags...)
 	args = append(args, "--", "--log-level", "warn")
 	pg := exec.Command(bin, args...)
 	out, err := pg.StdoutPipe()
@@ -44,6 +45,7 @@ func startPlayground(t *testing.T, bin string, n int, playgroundFlags ...string)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
+			t.Log("playground: " + sc.Text())
 			if strings.Contains(sc.Text(), "playground is up") {
 				close(up)
 			}
@@ -184,7 +186,7 @@ func TestClusterClientsOnPlayground(t *testing.T) {
 	}
 	bin := buildSkerry(t)
 	const n = 3
-	base := startPlayground(t, bin, n, "--cluster-redirect")
+	base := startPlayground(t, bin, n, t.TempDir(), "--cluster-redirect")
 	var addrs, eps []string
 	for i := range n {
 		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(base+i))

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -57,48 +55,7 @@ func TestPlaygroundSurvivesKillOfANode(t *testing.T) {
 	}
 	bin := buildSkerry(t)
 	dir := t.TempDir()
-	base := playgroundBase(t, 3)
-	pg := exec.Command(bin, "playground", "--nodes", "3", "--port", strconv.Itoa(base), "--data-dir", dir,
-		"--", "--log-level", "warn")
-	out, err := pg.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg.Stderr = os.Stderr
-	if err := pg.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	up := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			t.Log("playground: " + sc.Text())
-			if strings.Contains(sc.Text(), "playground is up") {
-				close(up)
-			}
-		}
-		exited <- pg.Wait()
-	}()
-	defer func() {
-		_ = pg.Process.Signal(syscall.SIGINT)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("playground exit: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			_ = pg.Process.Kill()
-			t.Error("playground did not stop on SIGINT")
-		}
-	}()
-	select {
-	case <-up:
-	case err := <-exited:
-		t.Fatalf("playground exited while starting: %v", err)
-	case <-time.After(90 * time.Second):
-		t.Fatal("playground not up")
-	}
+	base := startPlayground(t, bin, 3, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	clients := make([]*redis.Client, 3)
