@@ -213,18 +213,7 @@ func TestRedisClusterClientInRedirectMode(t *testing.T) {
 // regions once each has a leader on a different store.
 func splitAndSpreadLeaders(t *testing.T, ctx context.Context, pdc *pdclient.Client) {
 	t.Helper()
-	var first pdclient.RegionInfo
-	awaitProto(t, 20*time.Second, "a leader of the first region", func() error {
-		rs, err := pdc.ScanRegions(ctx, nil, nil, 0)
-		if err != nil {
-			return err
-		}
-		if len(rs) != 1 || rs[0].Leader.ID == 0 {
-			return fmt.Errorf("regions %+v", rs)
-		}
-		first = rs[0]
-		return nil
-	})
+	first := awaitFirstRegion(t, ctx, pdc)
 	op := pdclient.Operator{Kind: pdclient.OpSplit, SplitKeys: [][]byte{keys.SlotPrefix(8192)}}
 	if err := pdc.AddOperator(ctx, first.Region.ID, op); err != nil {
 		t.Fatal(err)
@@ -260,6 +249,25 @@ func splitAndSpreadLeaders(t *testing.T, ctx context.Context, pdc *pdclient.Clie
 		}
 		return nil
 	})
+}
+
+// awaitFirstRegion waits until PD knows the cluster's only region and its
+// leader, and returns it.
+func awaitFirstRegion(t *testing.T, ctx context.Context, pdc *pdclient.Client) pdclient.RegionInfo {
+	t.Helper()
+	var first pdclient.RegionInfo
+	awaitProto(t, 20*time.Second, "a leader of the first region", func() error {
+		rs, err := pdc.ScanRegions(ctx, nil, nil, 0)
+		if err != nil {
+			return err
+		}
+		if len(rs) != 1 || rs[0].Leader.ID == 0 {
+			return fmt.Errorf("regions %+v", rs)
+		}
+		first = rs[0]
+		return nil
+	})
+	return first
 }
 
 // awaitProto polls check until it returns nil or the deadline passes.

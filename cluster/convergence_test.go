@@ -47,18 +47,7 @@ func TestSmartClientsConverge(t *testing.T) {
 	}
 	defer pdc.Close()
 	start := time.Now()
-	var first pdclient.RegionInfo
-	awaitProto(t, 20*time.Second, "a leader of the first region", func() error {
-		rs, err := pdc.ScanRegions(ctx, nil, nil, 0)
-		if err != nil {
-			return err
-		}
-		if len(rs) != 1 || rs[0].Leader.ID == 0 {
-			return fmt.Errorf("regions %+v", rs)
-		}
-		first = rs[0]
-		return nil
-	})
+	first := awaitFirstRegion(t, ctx, pdc)
 
 	slots := startSlotsSampler(addrs)
 	defer func() {
