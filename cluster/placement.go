@@ -97,11 +97,11 @@ func (p *placement) storeHeartbeat(ctx context.Context) error {
 
 func (p *placement) regionHeartbeats(ctx context.Context) {
 	for _, r := range p.raft.Regions() {
-		l, ok := p.raft.Leader(r.ID)
+		l, term, ok := p.raft.LeaderTerm(r.ID)
 		if !ok || l.StoreID != p.storeID {
 			continue
 		}
-		hb := pdclient.RegionHeartbeat{Region: toPDRegion(r), Leader: toPDPeer(l)}
+		hb := pdclient.RegionHeartbeat{Region: toPDRegion(r), Leader: toPDPeer(l), Term: term}
 		hb.ApproxBytes, hb.ApproxKeys = p.size(r.ID)
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		op, err := p.pdc.RegionHeartbeat(hctx, hb)

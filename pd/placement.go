@@ -272,9 +272,16 @@ func (p *placement) regionHeartbeat(ctx context.Context, hb pdclient.RegionHeart
 		}
 	}
 	st := meta.RegionState{RegionInfo: pdclient.RegionInfo{Region: hb.Region, Leader: hb.Leader},
-		ApproxBytes: hb.ApproxBytes, ApproxKeys: hb.ApproxKeys, DownPeers: hb.DownPeers, PendingPeers: hb.PendingPeers}
+		ApproxBytes: hb.ApproxBytes, ApproxKeys: hb.ApproxKeys, DownPeers: hb.DownPeers, PendingPeers: hb.PendingPeers,
+		Term: hb.Term}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if old, ok := p.tree.GetByID(hb.Region.ID); ok && hb.Term != 0 && hb.Term < old.Term {
+		// Sent by a leader of an older term (a transfer or election
+		// overtook it in flight): taking it would move the leader back in
+		// the map, and the balancer would act on that. It gets no step.
+		return nil, nil
+	}
 	if old, ok := p.tree.GetByID(hb.Region.ID); !ok || old.Leader != hb.Leader {
 		p.regionCount, p.leaderCount = nil, nil
 	}

@@ -116,6 +116,28 @@ func TestPlacement(t *testing.T) {
 		}
 	})
 
+	t.Run("OlderTermIgnored", func(t *testing.T) {
+		// A leader of term 7 reported; a heartbeat its deposed
+		// predecessor sent in term 6 arrives late and must not move the
+		// leader back (it gets no step either). Same term or newer wins.
+		cur, _, err := s.GetRegionByID(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newer, older := cur.Peers[1], cur.Peers[0]
+		h.hb(pdclient.RegionHeartbeat{Region: cur, Leader: newer, Term: 7})
+		if op := h.hb(pdclient.RegionHeartbeat{Region: cur, Leader: older, Term: 6}); op != nil {
+			t.Fatalf("a stale leader got a step: %+v", op)
+		}
+		if _, l, _ := s.GetRegionByID(ctx, 100); l != newer {
+			t.Fatalf("leader after a stale heartbeat = %+v, want %+v", l, newer)
+		}
+		h.hb(pdclient.RegionHeartbeat{Region: cur, Leader: older, Term: 8})
+		if _, l, _ := s.GetRegionByID(ctx, 100); l != older {
+			t.Fatalf("leader after a newer term's heartbeat = %+v, want %+v", l, older)
+		}
+	})
+
 	t.Run("GetRegionAndScan", func(t *testing.T) {
 		r2 := pdclient.Region{ID: 200, StartKey: []byte("m"), Epoch: pdclient.Epoch{ConfVer: 1, Version: 1},
 			Peers: []pdclient.Peer{{ID: 201, StoreID: 1}, {ID: 202, StoreID: 2}, {ID: 203, StoreID: 3}}}

@@ -22,6 +22,7 @@ import (
 type regionInfo struct {
 	region Region
 	leader Peer
+	term   uint64 // raft term of this peer when leader was last set
 	// soloLeader: this peer leads and is the region's only voter. Every
 	// acknowledged write of such a region is applied here before its
 	// proposal completes, so a read needs no ReadIndex round.
@@ -595,6 +596,19 @@ func (s *Store) Leader(regionID uint64) (Peer, bool) {
 	return ri.leader, true
 }
 
+// LeaderTerm is Leader with the raft term in which this store learned of
+// that leader: a report made by a leader carries its term, so a reader of
+// several reports (PD) can tell a newer leader's from a deposed one's.
+func (s *Store) LeaderTerm(regionID uint64) (Peer, uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ri, ok := s.info[regionID]
+	if !ok || ri.leader.ID == 0 {
+		return Peer{}, 0, false
+	}
+	return ri.leader, ri.term, true
+}
+
 // WaitLeader blocks until the region has a known leader.
 func (s *Store) WaitLeader(ctx context.Context, regionID uint64) error {
 	return s.waitLeaderIs(ctx, regionID, func(leader uint64) bool { return leader != 0 })
@@ -649,6 +663,7 @@ func (s *Store) setLeader(p *peer, wasLeader bool) {
 	defer s.mu.Unlock()
 	if ri, ok := s.info[p.region.ID]; ok {
 		ri.leader = p.leaderPeer()
+		ri.term = p.rn.BasicStatus().GetTerm()
 		// See maybePublishSolo.
 		ri.soloLeader = p.isLeader() && p.soloVoter() && p.appliedTerm == p.storage.hs.GetTerm()
 		p.soloPublished = ri.soloLeader

@@ -20,6 +20,9 @@ type RegionState struct {
 	ApproxKeys   uint64
 	DownPeers    []pdclient.Peer
 	PendingPeers []pdclient.Peer
+	// Term is the raft term of the heartbeat that set Leader (in memory
+	// only; 0 after a PD leader change).
+	Term uint64
 }
 
 // Tree holds non-overlapping regions ordered by start key. The zero value

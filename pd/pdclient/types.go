@@ -130,6 +130,10 @@ type StoreStats struct {
 type RegionHeartbeat struct {
 	Region Region `json:"region"`
 	Leader Peer   `json:"leader"`
+	// Term is the leader's raft term (0: unknown, e.g. an older node). PD
+	// ignores a heartbeat of a lower term than the last one it took: it was
+	// sent by a leader since deposed, and would bring it back in PD's map.
+	Term uint64 `json:"term,omitempty"`
 	// ApproxBytes and ApproxKeys estimate the region's size.
 	ApproxBytes uint64 `json:"approx_bytes,omitempty"`
 	ApproxKeys  uint64 `json:"approx_keys,omitempty"`
