@@ -176,9 +176,12 @@ func TestDeadStoreReplicasAreRebuilt(t *testing.T) {
 // heartbeats), crashes its leader, and writes through a follower: the
 // request wakes that follower, which probes the dead leader and campaigns
 // within an election timeout; the other follower, woken by the pre-vote,
-// grants it at once (regionraft doc.go "Hibernation"). A new leader must
-// serve the write within 3 s, as for a busy region (measured 1.1-1.9 s;
-// 4-4.5 s before the followers' frozen election clocks were run forward).
+// grants it at once (regionraft doc.go "Hibernation"). Measured 1.1-1.9 s
+// on a quiet machine, like a busy region (4-4.5 s before the followers'
+// frozen election clocks were run forward); the bound is 5 s because on a
+// loaded 2-core machine ticks run late (3.3 s seen while other test suites
+// ran). TestLeaderCrashLosesNoAcknowledgedWrite asserts 3 s for a busy
+// region, and the regionraft tests bound the idle case in ticks.
 func TestIdleRegionLeaderCrash(t *testing.T) {
 	c := clustertest.StartCluster(t, clustertest.ClusterConfigs(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -210,8 +213,8 @@ func TestIdleRegionLeaderCrash(t *testing.T) {
 	}
 	took := time.Since(crashed)
 	t.Logf("first write %v after the crash of a hibernated leader", took)
-	if took > 3*time.Second {
-		t.Fatalf("first write %v after the crash of a hibernated leader, want at most 3 s", took)
+	if took > 5*time.Second {
+		t.Fatalf("first write %v after the crash of a hibernated leader, want at most 5 s", took)
 	}
 	if v, err := cl.Get(ctx, "before").Result(); err != nil || v != "1" {
 		t.Fatalf("before = %q %v", v, err)
