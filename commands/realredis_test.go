@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skerrydb/skerry/internal/testport"
 )
 
 // realRedis is a redis-server process started for differential tests, or
@@ -65,12 +67,11 @@ func startRealRedisArgs(t *testing.T, args ...string) (*realRedis, int) {
 // freeTCPPort returns a port free on 127.0.0.1 right now.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // do sends one command and returns the raw bytes of its reply.

@@ -2,12 +2,13 @@ package redistests
 
 import (
 	"bytes"
-	"net"
 	"os/exec"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/skerrydb/skerry/internal/testport"
 )
 
 // RedisServerPath returns the path of the redis-server binary, or "" when it is not installed.
@@ -63,14 +64,7 @@ func StartRedisServer(tb testing.TB) string {
 	return ""
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return testport.Free() }
 
 // waitReady polls addr with PING until it answers, the process exits, or 10 s pass.
 func waitReady(addr string, exited <-chan struct{}) bool {

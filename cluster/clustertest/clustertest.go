@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,18 +14,20 @@ import (
 	"time"
 
 	"github.com/skerrydb/skerry/cluster"
+	"github.com/skerrydb/skerry/internal/testport"
 )
 
-// FreePort returns a currently free TCP port on 127.0.0.1. Another process
-// could take it before it is used; tests accept that small window.
+// FreePort returns a currently free TCP port on 127.0.0.1, from below the
+// kernel's ephemeral range (internal/testport: client sockets cannot take
+// it before the node listens). Another test could still take it; tests
+// accept that small window.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // Config returns a node configuration on free loopback ports with its data

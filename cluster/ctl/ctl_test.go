@@ -5,11 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/skerrydb/skerry/internal/testport"
 	"github.com/skerrydb/skerry/mvcc/keys"
 	"github.com/skerrydb/skerry/pd"
 	"github.com/skerrydb/skerry/pd/pdclient"
@@ -21,12 +21,11 @@ var pdClock = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := testport.Free()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // startPD starts a single PD member with the balancers off (only what the

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -81,12 +79,7 @@ func TestCtlFlagsAfterArgs(t *testing.T) {
 
 func freeURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return fmt.Sprintf("http://%s", l.Addr())
+	return "http://127.0.0.1:" + freePort(t)
 }
 
 // TestCtlAgainstPD runs the ctl verbs through the command line against a

@@ -1,0 +1,72 @@
+// Package testport hands tests and benchmarks TCP ports on 127.0.0.1 that
+// are free now and unlikely to be taken before they are bound.
+//
+// Asking the kernel for port 0 returns a port from its ephemeral range, the
+// same range it draws the local ports of outgoing connections from: with
+// several test packages running at once (go test runs packages in
+// parallel, and the cluster tests open hundreds of connections) a port
+// picked that way was regularly taken by some client socket before the
+// node listened on it ("bind: address already in use"). Ports here come
+// from below the ephemeral range, where only explicit binds land, at
+// random so that concurrent pickers rarely meet.
+package testport
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// low is the first port handed out; Headroom ports below the ephemeral
+// range stay unused so that a caller may derive ports up to that far above
+// the one it got (the playground uses +1000..+4000).
+const (
+	low      = 10000
+	Headroom = 5000
+)
+
+// Free returns a port on 127.0.0.1 that could be bound a moment ago.
+func Free() (int, error) {
+	hi := ephemeralLow() - Headroom
+	if hi-low >= 1000 {
+		for range 200 {
+			p := low + rand.IntN(hi-low)
+			if free(p) {
+				return p, nil
+			}
+		}
+	}
+	// Odd kernel settings: fall back to the kernel's choice.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testport: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+func free(p int) bool {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux
+// default 32768).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 32768
+}
