@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/skerrydb/skerry/cluster/rpc"
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/commands/keyspace"
 	"github.com/skerrydb/skerry/mvcc"
@@ -57,6 +58,18 @@ type executor struct {
 	// leaderOf asks PD which node leads a region whose local peer knows
 	// no leader (0: PD does not know either); nil: not asked.
 	leaderOf func(region uint64) (node uint64)
+	// Distributed transactions (dtxn.go, txnkv.go): this node's store id,
+	// how to run a transactional action on another store, and how to
+	// find a region this node has no peer of. nil remote/pdRegion: a
+	// single node, every region is here.
+	self     uint64
+	remote   func(ctx context.Context, store uint64, req *rpc.TxnKVRequest) (*rpc.TxnKVResponse, error)
+	pdRegion pdRegionFunc
+	// dtxnHook, set by tests only, runs when a distributed transaction
+	// reaches a phase ("prewritten", "primary-committed"); an error stops
+	// it there as a coordinator crash would (no rollback, no secondaries).
+	dtxnHook func(phase string) error
+	dstats   dtxnStats
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
@@ -124,9 +137,10 @@ func latchKeys(db int, ks [][]byte) [][]byte {
 }
 
 // region returns the id of the region that serves every given latch key.
-// The cross-region path (2PC) arrives with the transactions issue; until
-// then keys of a region this node has no peer of are served where PD says
-// their region lives (commands.NotLocalError).
+// Keys of one region this node has no peer of are served where PD says
+// that region lives (commands.NotLocalError); keys of several regions get
+// ErrCrossRegion (or ErrNoRegion on a node without PD routing), which
+// UpdateBatch and View turn into a distributed transaction (dtxn.go).
 func (x *executor) region(lks [][]byte) (uint64, error) {
 	id, ok := x.raft.RegionForKeys(lks)
 	if !ok {
@@ -301,8 +315,18 @@ func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(k
 	return x.commit(ctx, lt)
 }
 
-// UpdateBatch implements commands.Store.
+// UpdateBatch implements commands.Store. A lock met, or keys in several
+// regions, take the slow path (dtxn.go).
 func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
+	errs, err := x.updateBatchLocal(ctx, db, ks, fns)
+	if err != nil && slowPath(err) {
+		return x.updateBatchSlow(ctx, db, ks, fns, err)
+	}
+	return errs, err
+}
+
+// updateBatchLocal is UpdateBatch on the local fast path.
+func (x *executor) updateBatchLocal(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
 	lt, err := x.begin(ctx, db, ks, false)
 	if err != nil {
 		return nil, err
@@ -312,7 +336,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 	for i, fn := range fns {
 		sp := lt.t.Savepoint()
 		if errs[i] = fn(lt.t); errs[i] != nil {
-			if errors.Is(errs[i], commands.ErrAbortBatch) {
+			if errors.Is(errs[i], commands.ErrAbortBatch) || isLocked(errs[i]) {
 				return errs, errs[i] // nothing is committed
 			}
 			lt.t.RollbackTo(sp)
@@ -357,9 +381,20 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	return nil
 }
 
-// View implements commands.Store. A read marked commands.ReplicaRead (a
-// READONLY connection's) may be served by a local follower replica.
+// View implements commands.Store. A lock met, or keys in several
+// regions, take the slow path (dtxn.go). A read marked
+// commands.ReplicaRead (a READONLY connection's) may be served by a local
+// follower replica.
 func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
+	err := x.viewLocal(ctx, db, ks, fn)
+	if err != nil && slowPath(err) {
+		return x.viewSlow(ctx, db, ks, fn, err)
+	}
+	return err
+}
+
+// viewLocal is View on the local fast path.
+func (x *executor) viewLocal(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	lt, err := x.begin(ctx, db, ks, commands.ReplicaRead(ctx))
 	if err != nil {
 		return err

@@ -187,9 +187,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		}
 	}
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
+	n.exec.self = storeID
 	if multi {
 		n.exec.route = n.routeViaPD
 		n.exec.leaderOf = n.leaderViaPD
+		n.exec.remote = n.rpcc.TxnKV
+		n.exec.pdRegion = n.pdc.GetRegion
 	}
 	n.expirer = &activeExpirer{tracker: tracker, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.ExpirePeriod, batch: 200, log: log, leads: n.leads}

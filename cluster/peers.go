@@ -123,6 +123,15 @@ func (h rpcHandler) Forward(ctx context.Context, req *rpc.ForwardRequest) (*rpc.
 	return &rpc.ForwardResponse{Reply: reply, State: encodeForwardState(after)}, nil
 }
 
+// TxnKV implements rpc.TxnKVHandler: one transactional action of a
+// distributed transaction coordinated by another node (txnkv.go).
+func (h rpcHandler) TxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.TxnKVResponse, error) {
+	if h.n.disp.Load() == nil { // the executor is set before the dispatcher
+		return nil, codedError{codeNotReady, errNotReady}
+	}
+	return h.n.exec.serveTxnKV(ctx, req)
+}
+
 // routeViaPD finds the node that leads the region of keys this node has no
 // single region for, from the route cache or else PD's region map. Keys
 // that PD places in different regions get ErrCrossRegion.

@@ -173,6 +173,9 @@ func (d *Dispatcher) runBatch(c *resp.Client, cmds [][][]byte, w *resp.Writer) {
 		x := &Ctx{ctx: d.ctx, Client: c, Args: args, W: w, Env: d.env, Cmd: cmd, disp: d}
 		ctxs[i] = x
 		fns[i] = func(txn keyspace.Txn) (err error) {
+			if i == 0 {
+				w.Truncate(mark) // the Store may run the batch again
+			}
 			m := w.Len()
 			if err = runBody(x, txn, c.DB); err != nil {
 				w.Truncate(m)

@@ -1,13 +1,18 @@
 // Package rpc is the node-to-node internal RPC of Skerry (DESIGN.md §2:
 // the internal gRPC port, 20160 by default, flag --peer-addr). One gRPC
-// service, skerry.rpc.v1.Internal, carries three things between stores:
+// service, skerry.rpc.v1.Internal, carries four things between stores:
 //
 //   - Raft: batched raft messages on one long-lived client stream per
 //     (sending store, target store) pair;
 //   - Snapshot: a region snapshot (a MsgSnap plus its data stream) on a
 //     client stream of chunks, answered once by the receiver;
 //   - Forward: one Redis command forwarded to the node that leads its
-//     region, answered with the raw RESP reply.
+//     region, answered with the raw RESP reply;
+//   - TxnKV: one transactional action of a distributed transaction
+//     (read at a timestamp, prewrite, commit, resolve, status check) sent
+//     by its coordinator to the leader of the keys' region; the op codes
+//     and their meaning are the node's (cluster/txnkv.go), a Handler
+//     serves it by also implementing TxnKVHandler.
 //
 // # What it owns
 //

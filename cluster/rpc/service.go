@@ -12,6 +12,7 @@ const (
 	methodRaft     = "/" + serviceName + "/Raft"
 	methodSnapshot = "/" + serviceName + "/Snapshot"
 	methodForward  = "/" + serviceName + "/Forward"
+	methodTxnKV    = "/" + serviceName + "/TxnKV"
 )
 
 // internalService is what serviceDesc dispatches to (*Server implements it).
@@ -19,6 +20,7 @@ type internalService interface {
 	serveRaft(stream grpc.ServerStream) error
 	serveSnapshot(stream grpc.ServerStream) error
 	serveForward(ctx context.Context, req *ForwardRequest) (*forwardReply, error)
+	serveTxnKV(ctx context.Context, req *TxnKVRequest) (*txnKVReply, error)
 }
 
 // Stream descriptors, shared by client and server.
@@ -60,6 +62,21 @@ var serviceDesc = grpc.ServiceDesc{
 			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: methodForward}
 			return icpt(ctx, req, info, func(ctx context.Context, req any) (any, error) {
 				return srv.(internalService).serveForward(ctx, req.(*ForwardRequest))
+			})
+		},
+	}, {
+		MethodName: "TxnKV",
+		Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+			req := new(TxnKVRequest)
+			if err := dec(req); err != nil {
+				return nil, err
+			}
+			if icpt == nil {
+				return srv.(internalService).serveTxnKV(ctx, req)
+			}
+			info := &grpc.UnaryServerInfo{Server: srv, FullMethod: methodTxnKV}
+			return icpt(ctx, req, info, func(ctx context.Context, req any) (any, error) {
+				return srv.(internalService).serveTxnKV(ctx, req.(*TxnKVRequest))
 			})
 		},
 	}},

@@ -1,0 +1,611 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"sync/atomic"
+	"time"
+
+	"github.com/skerrydb/skerry/cluster/rpc"
+	"github.com/skerrydb/skerry/commands"
+	"github.com/skerrydb/skerry/commands/keyspace"
+	"github.com/skerrydb/skerry/mvcc"
+	"github.com/skerrydb/skerry/pd/pdclient"
+)
+
+// The coordinator of distributed transactions (docs/decisions/0005): a
+// command whose keys live in several regions runs its body in a distTxn,
+// a keyspace.Txn whose reads go to each key's region leader at start_ts
+// and whose writes are buffered, then commits with Percolator's two
+// phases over the regions (txnkv.go):
+//
+//   - every key read and not written becomes a lock-only mutation, so a
+//     concurrent writer of it conflicts: write skew is impossible;
+//   - the primary is the first mutation key; prewrites go to every region
+//     in parallel; a conflict (a newer commit, or a live lock) rolls back
+//     what was prewritten and reruns the whole body from scratch, a
+//     bounded number of times;
+//   - commit_ts comes from the TSO; the primary is committed first (the
+//     transaction is committed from then on), then the secondaries,
+//     synchronously but in parallel per region. A secondary left locked
+//     (coordinator crash) is committed by the first reader that meets it.
+//
+// Readers meeting a lock (this coordinator and the local fast path) ask
+// its primary for the transaction's fate (CheckTxnStatus): committed or
+// rolled back, they resolve the lock and read again; alive, they back off.
+
+// ErrTxnConflict is returned when a distributed transaction kept
+// conflicting with concurrent ones and gave up (nothing was written).
+var ErrTxnConflict = errors.New("cluster: transaction conflict, retries exhausted")
+
+// errConflict marks one attempt that conflicted (rerun the body).
+var errConflict = errors.New("cluster: transaction conflict")
+
+const (
+	// distAttempts bounds how often a conflicting body is rerun.
+	distAttempts = 12
+	// lockTTLMs is the TTL of a distributed transaction's locks beyond
+	// the time its body took: a coordinator that dies leaves locks that
+	// readers may roll back this long after.
+	lockTTLMs = 3000
+	// resolveWait bounds how long one read keeps resolving locks (and
+	// waiting for live ones) before it gives up with the
+	// *mvcc.KeyLockedError: longer than a lock's TTL, so a dead
+	// coordinator's locks are always outlived.
+	resolveWait = 10 * time.Second
+)
+
+// dtxnStats counts the slow path's work (tests and, later, INFO).
+type dtxnStats struct {
+	committed atomic.Int64 // distributed transactions that wrote and committed
+	conflicts atomic.Int64 // attempts that conflicted and were rerun
+	resolved  atomic.Int64 // locks resolved (committed or rolled back) by readers
+}
+
+// distTxn is the coordinator's keyspace.Txn. Not safe for concurrent use.
+type distTxn struct {
+	x       *executor
+	ctx     context.Context
+	startTS uint64
+	began   time.Time
+	reads   map[string]cachedValue
+	read    map[string]bool // keys read (lock-only unless written)
+	writes  map[string]mvcc.Mutation
+	undo    []distUndo
+	save    bool
+}
+
+type cachedValue struct {
+	v  []byte
+	ok bool
+}
+
+type distUndo struct {
+	key  string
+	prev mvcc.Mutation
+	had  bool
+}
+
+var _ keyspace.Txn = (*distTxn)(nil)
+
+func (x *executor) newDistTxn(ctx context.Context) (*distTxn, error) {
+	ts, err := x.timestamp(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	return &distTxn{x: x, ctx: ctx, startTS: ts, began: time.Now(), reads: map[string]cachedValue{},
+		read: map[string]bool{}, writes: map[string]mvcc.Mutation{}}, nil
+}
+
+// NowMs implements keyspace.Txn.
+func (t *distTxn) NowMs() int64 { return pdclient.PhysicalMs(t.startTS) }
+
+// StartTS implements keyspace.Txn.
+func (t *distTxn) StartTS() uint64 { return t.startTS }
+
+// Get implements keyspace.Txn.
+func (t *distTxn) Get(key []byte) ([]byte, bool, error) {
+	if m, ok := t.writes[string(key)]; ok {
+		if m.Delete {
+			return nil, false, nil
+		}
+		return m.Value, true, nil
+	}
+	if r, ok := t.reads[string(key)]; ok {
+		return r.v, r.ok, nil
+	}
+	var resp *rpc.TxnKVResponse
+	err := t.x.withResolve(t.ctx, func() (err error) {
+		resp, err = t.x.sendKey(t.ctx, key, &rpc.TxnKVRequest{Op: kvOpGet, Keys: [][]byte{key}, StartTS: t.startTS})
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if len(resp.Pairs) != 1 {
+		return nil, false, fmt.Errorf("cluster: get answered %d pairs", len(resp.Pairs))
+	}
+	p := resp.Pairs[0]
+	v := bytes.Clone(p.Value)
+	if p.Found && v == nil {
+		v = []byte{}
+	}
+	t.reads[string(key)] = cachedValue{v, p.Found}
+	t.read[string(key)] = true
+	return v, p.Found, nil
+}
+
+// LatestCommitTS implements keyspace.Txn. The key counts as read.
+func (t *distTxn) LatestCommitTS(key []byte) (uint64, error) {
+	var resp *rpc.TxnKVResponse
+	err := t.x.withResolve(t.ctx, func() (err error) {
+		resp, err = t.x.sendKey(t.ctx, key, &rpc.TxnKVRequest{Op: kvOpLatest, Keys: [][]byte{key}, StartTS: t.startTS})
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	t.read[string(key)] = true
+	return resp.CommitTS, nil
+}
+
+// Set implements keyspace.Txn.
+func (t *distTxn) Set(key, value []byte) error {
+	k := string(key)
+	t.record(k)
+	t.writes[k] = mvcc.Mutation{Key: []byte(k), Value: bytes.Clone(value)}
+	return nil
+}
+
+// Delete implements keyspace.Txn.
+func (t *distTxn) Delete(key []byte) error {
+	k := string(key)
+	t.record(k)
+	t.writes[k] = mvcc.Mutation{Key: []byte(k), Delete: true}
+	return nil
+}
+
+func (t *distTxn) record(k string) {
+	if !t.save {
+		return
+	}
+	prev, had := t.writes[k]
+	t.undo = append(t.undo, distUndo{key: k, prev: prev, had: had})
+}
+
+// savepoint and rollbackTo are txn.Txn's Savepoint and RollbackTo.
+func (t *distTxn) savepoint() int {
+	t.save = true
+	return len(t.undo)
+}
+
+func (t *distTxn) rollbackTo(sp int) {
+	for i := len(t.undo) - 1; i >= sp; i-- {
+		u := t.undo[i]
+		if u.had {
+			t.writes[u.key] = u.prev
+		} else {
+			delete(t.writes, u.key)
+		}
+	}
+	t.undo = t.undo[:sp]
+}
+
+// Scan implements keyspace.Txn. The range is read region by region (all
+// of it, then merged with the buffered writes). Scanned keys are not
+// locked: command bodies scan a collection's members only after reading
+// its metadata record, which is locked (the metadata invariant of
+// commands/keyspace: every change of a member rewrites it).
+func (t *distTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
+	var stored []rpc.TxnKVPair
+	from := lower
+	for range 1 << 16 {
+		var resp *rpc.TxnKVResponse
+		err := t.x.withResolve(t.ctx, func() (err error) {
+			resp, err = t.x.sendKey(t.ctx, from, &rpc.TxnKVRequest{Op: kvOpScan, Lower: from, Upper: upper, StartTS: t.startTS})
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		stored = append(stored, resp.Pairs...)
+		if resp.ResumeKey == nil || (upper != nil && bytes.Compare(resp.ResumeKey, upper) >= 0) {
+			break
+		}
+		from = bytes.Clone(resp.ResumeKey)
+	}
+	var buf []mvcc.Mutation
+	for _, m := range t.writes {
+		if bytes.Compare(m.Key, lower) >= 0 && (upper == nil || bytes.Compare(m.Key, upper) < 0) {
+			buf = append(buf, m)
+		}
+	}
+	sort.Slice(buf, func(i, j int) bool { return bytes.Compare(buf[i].Key, buf[j].Key) < 0 })
+	// Merge ascending, then walk the result in the asked order.
+	type kv struct{ k, v []byte }
+	merged := make([]kv, 0, len(stored)+len(buf))
+	i := 0
+	for _, p := range stored {
+		for i < len(buf) && bytes.Compare(buf[i].Key, p.Key) < 0 {
+			if !buf[i].Delete {
+				merged = append(merged, kv{buf[i].Key, buf[i].Value})
+			}
+			i++
+		}
+		if i < len(buf) && bytes.Equal(buf[i].Key, p.Key) {
+			if !buf[i].Delete {
+				merged = append(merged, kv{buf[i].Key, buf[i].Value})
+			}
+			i++
+			continue
+		}
+		merged = append(merged, kv{p.Key, p.Value})
+	}
+	for ; i < len(buf); i++ {
+		if !buf[i].Delete {
+			merged = append(merged, kv{buf[i].Key, buf[i].Value})
+		}
+	}
+	for j := range merged {
+		e := merged[j]
+		if reverse {
+			e = merged[len(merged)-1-j]
+		}
+		if err := fn(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mutations returns the writes plus a lock-only mutation per key read and
+// not written, sorted by key.
+func (t *distTxn) mutations() []mvcc.Mutation {
+	out := make([]mvcc.Mutation, 0, len(t.writes)+len(t.read))
+	for _, m := range t.writes {
+		out = append(out, m)
+	}
+	for k := range t.read {
+		if _, w := t.writes[k]; !w {
+			out = append(out, mvcc.Mutation{Key: []byte(k), Lock: true})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	return out
+}
+
+// commit runs the two phases. errConflict (wrapped): nothing was
+// written, the body may run again.
+func (t *distTxn) commit() error {
+	if len(t.writes) == 0 {
+		return nil // read-only: its reads were one snapshot
+	}
+	x, ctx := t.x, t.ctx
+	muts := t.mutations()
+	byKey := make(map[string]mvcc.Mutation, len(muts))
+	all := make([][]byte, len(muts))
+	for i, m := range muts {
+		byKey[string(m.Key)] = m
+		all[i] = m.Key
+	}
+	primary := muts[0].Key
+	ttl := uint64(lockTTLMs + time.Since(t.began).Milliseconds())
+	prewrite := func(ks [][]byte) *rpc.TxnKVRequest {
+		req := &rpc.TxnKVRequest{Op: kvOpPrewrite, Primary: primary, StartTS: t.startTS, TTLMs: ttl,
+			Mutations: make([]rpc.TxnMutation, len(ks))}
+		for i, k := range ks {
+			m := byKey[string(k)]
+			kind := kvMutPut
+			switch {
+			case m.Lock:
+				kind = kvMutLock
+			case m.Delete:
+				kind = kvMutDelete
+			}
+			req.Mutations[i] = rpc.TxnMutation{Key: m.Key, Kind: kind, Value: m.Value}
+		}
+		return req
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = x.sendKeys(ctx, all, true, prewrite)
+		var le *mvcc.KeyLockedError
+		if !errors.As(err, &le) || attempt == 2 {
+			break
+		}
+		// A lock of a dead transaction is resolved and the prewrite
+		// retried (it is idempotent); a live one is a conflict.
+		alive, rerr := x.resolveOnce(ctx, le)
+		if rerr != nil || alive {
+			break
+		}
+	}
+	if err != nil {
+		t.rollback(all)
+		return classify(err)
+	}
+	if x.dtxnHook != nil {
+		if err := x.dtxnHook("prewritten"); err != nil {
+			return err
+		}
+	}
+	commitTS, err := x.timestamp(ctx)
+	if err != nil {
+		t.rollback(all)
+		return fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	commit := func(ks [][]byte) *rpc.TxnKVRequest {
+		return &rpc.TxnKVRequest{Op: kvOpCommit, Keys: ks, StartTS: t.startTS, CommitTS: commitTS}
+	}
+	err = x.sendKeys(ctx, [][]byte{primary}, false, commit)
+	for retry := 0; retry < 3 && errors.Is(err, errKVOutcomeUnknown); retry++ {
+		// Commit is idempotent: ask again until the outcome is known.
+		err = x.sendKeys(ctx, [][]byte{primary}, false, commit)
+	}
+	if err != nil {
+		if errors.Is(err, mvcc.ErrTxnRolledBack) {
+			// Its locks expired and a reader rolled it back: not committed.
+			t.rollback(all)
+			return fmt.Errorf("%w: %v", errConflict, err)
+		}
+		// The primary's fate is unknown here; readers will learn it.
+		return fmt.Errorf("cluster: commit of the primary: %w", err)
+	}
+	if x.dtxnHook != nil {
+		if err := x.dtxnHook("primary-committed"); err != nil {
+			x.dstats.committed.Add(1)
+			return nil // committed: the secondaries are left to readers
+		}
+	}
+	// Secondaries: the transaction is committed; a failure here only
+	// leaves locks that readers resolve.
+	if len(all) > 1 {
+		_ = x.sendKeys(ctx, all[1:], true, commit)
+	}
+	x.dstats.committed.Add(1)
+	return nil
+}
+
+// rollback rolls back every key of the transaction, best effort (a lock
+// left behind expires and is rolled back by the next reader).
+func (t *distTxn) rollback(all [][]byte) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), forwardTimeout)
+	defer cancel()
+	_ = t.x.sendKeys(ctx, all, true, func(ks [][]byte) *rpc.TxnKVRequest {
+		return &rpc.TxnKVRequest{Op: kvOpResolve, Keys: ks, StartTS: t.startTS}
+	})
+}
+
+// classify wraps prewrite errors that mean "another transaction got
+// there first" in errConflict.
+func classify(err error) error {
+	var le *mvcc.KeyLockedError
+	var wc *mvcc.WriteConflictError
+	if errors.As(err, &le) || errors.As(err, &wc) || errors.Is(err, mvcc.ErrTxnRolledBack) {
+		return fmt.Errorf("%w: %w", errConflict, err)
+	}
+	return err
+}
+
+// ---- lock resolution, shared with the local fast path ----
+
+// withResolve runs read, resolving the locks it meets and running it
+// again, for at most resolveWait.
+func (x *executor) withResolve(ctx context.Context, read func() error) error {
+	var w lockWait
+	for {
+		err := read()
+		var le *mvcc.KeyLockedError
+		if !errors.As(err, &le) || w.expired() {
+			return err
+		}
+		if err := x.resolveLock(ctx, le, &w); err != nil {
+			return err
+		}
+	}
+}
+
+// lockWait paces one reader's waits for live locks: 2 ms doubling to
+// 64 ms, with jitter, for at most resolveWait.
+type lockWait struct {
+	start time.Time
+	delay time.Duration
+}
+
+func (w *lockWait) expired() bool { return !w.start.IsZero() && time.Since(w.start) > resolveWait }
+
+func (w *lockWait) wait(ctx context.Context) error {
+	if w.start.IsZero() {
+		w.start = time.Now()
+	}
+	w.delay = min(max(2*w.delay, 2*time.Millisecond), 64*time.Millisecond)
+	return sleepCtx(ctx, w.delay/2+time.Duration(rand.Int64N(int64(w.delay))))
+}
+
+// resolveLock settles the lock a reader met: commits or rolls it back
+// when its transaction's fate is known, else waits a little. The caller
+// reads again afterwards. It must hold no latch.
+func (x *executor) resolveLock(ctx context.Context, le *mvcc.KeyLockedError, w *lockWait) error {
+	if w.start.IsZero() {
+		w.start = time.Now()
+	}
+	alive, err := x.resolveOnce(ctx, le)
+	if err != nil || !alive {
+		return err
+	}
+	return w.wait(ctx)
+}
+
+// resolveOnce asks the primary of le's lock for the transaction's fate
+// and resolves le.Key accordingly; alive reports a live transaction
+// (nothing done).
+func (x *executor) resolveOnce(ctx context.Context, le *mvcc.KeyLockedError) (alive bool, err error) {
+	now, err := x.timestamp(ctx)
+	if err != nil {
+		return false, fmt.Errorf("cluster: timestamp: %w", err)
+	}
+	l := le.Lock
+	req := &rpc.TxnKVRequest{Op: kvOpCheckStatus, Primary: l.Primary, StartTS: l.StartTS, CurrentTS: now}
+	if l.Expired(now) {
+		// The secondary's TTL ran out too: a primary never prewritten
+		// is dead, roll it back so its prewrite can never land.
+		req.Flags = kvFlagRollbackIfNotExist
+	}
+	resp, err := x.sendKey(ctx, l.Primary, req)
+	switch {
+	case errors.Is(err, mvcc.ErrTxnNotFound):
+		return true, nil // its primary's prewrite may be on its way
+	case err != nil:
+		return false, err
+	}
+	var commitTS uint64
+	switch mvcc.TxnState(resp.State) {
+	case mvcc.TxnLocked:
+		return true, nil
+	case mvcc.TxnCommitted:
+		commitTS = resp.CommitTS
+	case mvcc.TxnRolledBack:
+	default:
+		return false, fmt.Errorf("cluster: unknown transaction state %d", resp.State)
+	}
+	if bytes.Equal(le.Key, l.Primary) && commitTS == 0 {
+		return false, nil // the status check rolled the primary back itself
+	}
+	err = x.sendKeys(ctx, [][]byte{le.Key}, false, func(ks [][]byte) *rpc.TxnKVRequest {
+		return &rpc.TxnKVRequest{Op: kvOpResolve, Keys: ks, StartTS: l.StartTS, CommitTS: commitTS}
+	})
+	if err == nil {
+		x.dstats.resolved.Add(1)
+	}
+	return false, err
+}
+
+// ---- running command bodies ----
+
+// distUpdate runs fns (in order, each under a savepoint, as UpdateBatch)
+// in a distributed transaction, rerunning them all on a conflict.
+func (x *executor) distUpdate(ctx context.Context, fns []func(keyspace.Txn) error) ([]error, error) {
+	for attempt := 1; ; attempt++ {
+		t, err := x.newDistTxn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		errs := make([]error, len(fns))
+		aborted := false
+		for i, fn := range fns {
+			sp := t.savepoint()
+			if errs[i] = fn(t); errs[i] != nil {
+				if errors.Is(errs[i], commands.ErrAbortBatch) {
+					return errs, errs[i]
+				}
+				if isLocked(errs[i]) {
+					err, aborted = errs[i], true
+					break
+				}
+				t.rollbackTo(sp)
+			}
+		}
+		if !aborted {
+			err = t.commit()
+		}
+		if err == nil {
+			return errs, nil
+		}
+		if !errors.Is(err, errConflict) && !aborted {
+			return errs, err
+		}
+		x.dstats.conflicts.Add(1)
+		if attempt == distAttempts {
+			return nil, fmt.Errorf("%w: %v", ErrTxnConflict, err)
+		}
+		// Back off with jitter so that two conflicting transactions do
+		// not meet again at once.
+		d := time.Duration(1+rand.IntN(5<<min(attempt, 5))) * time.Millisecond
+		if err := sleepCtx(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// distView runs fn in a distributed read-only transaction.
+func (x *executor) distView(ctx context.Context, fn func(keyspace.Txn) error) error {
+	t, err := x.newDistTxn(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if len(t.writes) != 0 {
+		return errors.New("cluster: read-only command wrote")
+	}
+	return nil
+}
+
+// isLocked reports a lock a read gave up on.
+func isLocked(err error) bool {
+	var le *mvcc.KeyLockedError
+	return errors.As(err, &le)
+}
+
+// ---- the Store entry points' slow paths ----
+
+// slowPath reports errors of the local fast path that a retry after lock
+// resolution, or a distributed transaction, may get past.
+func slowPath(err error) bool {
+	if errors.As(err, new(*commands.NotLocalError)) {
+		return false // forwarded whole (its Cause may be ErrNoRegion)
+	}
+	return isLocked(err) || errors.Is(err, ErrCrossRegion) || errors.Is(err, ErrNoRegion)
+}
+
+// updateBatchSlow continues UpdateBatch after the fast path failed with
+// err (slowPath): it resolves the lock met and runs the batch again, or
+// runs it as a distributed transaction when its keys span regions.
+func (x *executor) updateBatchSlow(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error, err error) ([]error, error) {
+	var errs []error
+	var w lockWait
+	for !w.expired() {
+		var le *mvcc.KeyLockedError
+		switch {
+		case errors.As(err, &le):
+			if rerr := x.resolveLock(ctx, le, &w); rerr != nil {
+				return nil, rerr
+			}
+		case errors.Is(err, ErrCrossRegion), errors.Is(err, ErrNoRegion):
+			return x.distUpdate(ctx, fns)
+		default:
+			return errs, err
+		}
+		if errs, err = x.updateBatchLocal(ctx, db, ks, fns); err == nil || !slowPath(err) {
+			return errs, err
+		}
+	}
+	return errs, err
+}
+
+// viewSlow is updateBatchSlow for View.
+func (x *executor) viewSlow(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error, err error) error {
+	var w lockWait
+	for !w.expired() {
+		var le *mvcc.KeyLockedError
+		switch {
+		case errors.As(err, &le):
+			if rerr := x.resolveLock(ctx, le, &w); rerr != nil {
+				return rerr
+			}
+		case errors.Is(err, ErrCrossRegion), errors.Is(err, ErrNoRegion):
+			return x.distView(ctx, fn)
+		default:
+			return err
+		}
+		if err = x.viewLocal(ctx, db, ks, fn); err == nil || !slowPath(err) {
+			return err
+		}
+	}
+	return err
+}
