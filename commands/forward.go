@@ -39,11 +39,13 @@ func (e *NotLocalError) Unwrap() error { return e.Cause }
 // clients retry on it.
 var ErrClusterDown = &ReplyError{"CLUSTERDOWN The cluster is down"}
 
-// ErrCrossRegion answers a command (or transaction) whose keys live in
-// different regions: that needs the distributed transactions of a later
-// issue. A pipelined batch that meets it runs its commands one by one.
-var ErrCrossRegion = &ReplyError{"ERR the keys of this command are in different regions; " +
-	"commands and transactions across regions are not supported yet"}
+// ErrCrossRegion is the Store's signal that a command's (or
+// transaction's) keys live in different regions. The cluster's Store
+// catches it itself and runs the body as a distributed transaction
+// (cluster/dtxn.go), so clients do not see it; a Store without that path
+// answers it, and a pipelined batch that meets it runs its commands one by
+// one.
+var ErrCrossRegion = &ReplyError{"ERR the keys of this command are in different regions"}
 
 // ErrNotDelivered, wrapped by a Forwarder's error, says the command
 // certainly did not run on the target (no connection, refused before it

@@ -179,7 +179,8 @@ func checkRedisCLIFollowsMoved(t *testing.T, cli string, ctx context.Context, ad
 // mode (`skerry playground --cluster-redirect`) and drives it with rueidis in cluster
 // mode and `redis-cli -c`: first on the fresh cluster (one region), then
 // after splitting the keyspace at slot 8192 and moving one half's leader,
-// so the clients must route to two nodes and follow -MOVED.
+// so the clients must route to two nodes and follow -MOVED, and MSET/MGET
+// across the halves run as distributed transactions.
 func TestClusterClientsOnPlayground(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
@@ -210,32 +211,36 @@ func TestClusterClientsOnPlayground(t *testing.T) {
 		t.Fatalf("rueidis is not in cluster mode: nodes %v", rc.Nodes())
 	}
 
-	// Fresh cluster: one region, led by one node. Multi-key commands
-	// across slots work only while their keys are in one region (across
-	// regions is the distributed-transactions issue), so MSET/MGET are
-	// checked here, before the split.
-	t.Run("cross-slot MSET/MGET in one region", func(t *testing.T) {
-		mk := []string{"m:a", "m:b", "m:c", "m:d"}
-		slotsSeen := map[uint16]bool{}
-		for _, k := range mk {
-			slotsSeen[keys.Slot([]byte(k))] = true
+	// Multi-key commands across slots: on the fresh cluster (one region),
+	// and again after the split, when the keys' regions are led by two
+	// nodes and the command runs as a distributed transaction.
+	crossSlot := func(t *testing.T, prefix string) {
+		var mk []string
+		halves := map[bool]bool{}
+		for _, c := range "abcdefgh" {
+			k := prefix + string(c)
+			mk = append(mk, k)
+			halves[keys.Slot([]byte(k)) < 8192] = true
 		}
-		if len(slotsSeen) < 2 {
-			t.Fatalf("keys %v share a slot", mk)
+		if len(halves) < 2 {
+			t.Fatalf("keys %v all on one side of slot 8192", mk)
 		}
 		// Args, not Keys: rueidis refuses to build a cross-slot command
 		// with Keys; sent as is, any node serves it.
-		mset := rc.B().Arbitrary("MSET").Args("m:a", "1", "m:b", "2", "m:c", "3", "m:d", "4").Build()
-		if err := rc.Do(ctx, mset).Error(); err != nil {
+		var kv []string
+		for i, k := range mk {
+			kv = append(kv, k, strconv.Itoa(i+1))
+		}
+		if err := rc.Do(ctx, rc.B().Arbitrary("MSET").Args(kv...).Build()).Error(); err != nil {
 			t.Fatalf("MSET across slots: %v", err)
 		}
 		got, err := rc.Do(ctx, rc.B().Arbitrary("MGET").Args(mk...).Build()).AsStrSlice()
-		if err != nil || strings.Join(got, ",") != "1,2,3,4" {
+		if err != nil || strings.Join(got, ",") != "1,2,3,4,5,6,7,8" {
 			t.Fatalf("MGET across slots = %q %v", got, err)
 		}
 		// rueidis's own helpers split by slot.
 		m, err := rueidis.MGet(rc, ctx, mk)
-		if err != nil || len(m) != 4 {
+		if err != nil || len(m) != len(mk) {
 			t.Fatalf("rueidis.MGet = %v %v", m, err)
 		}
 		for i, k := range mk {
@@ -244,7 +249,8 @@ func TestClusterClientsOnPlayground(t *testing.T) {
 				t.Fatalf("rueidis.MGet %s = %q %v", k, v, err)
 			}
 		}
-	})
+	}
+	t.Run("cross-slot MSET/MGET in one region", func(t *testing.T) { crossSlot(t, "m:") })
 	t.Run("redis-cli -c, one region", func(t *testing.T) {
 		if cliErr != nil {
 			t.Skip("redis-cli is not installed (Debian: apt-get install redis-tools)")
@@ -271,6 +277,8 @@ func TestClusterClientsOnPlayground(t *testing.T) {
 		}
 		return nil
 	})
+
+	t.Run("cross-region MSET/MGET", func(t *testing.T) { crossSlot(t, "x:") })
 
 	t.Run("rueidis families", func(t *testing.T) {
 		// Keys on both sides of the split.
