@@ -225,10 +225,10 @@
 //     replaced within about 2*HibernateCheckTicks + 2*ElectionTick ticks
 //     when nobody asks for it.
 //   - A request (proposal or read) on a hibernated follower wakes it,
-//     probes the leader and runs its election clock to two ticks short of
-//     the election timeout (wakeForRequest): a live leader answers the
-//     probe long before that, a dead one is replaced after
-//     2..ElectionTick+1 ticks.
+//     probes the leader and runs its election clock to a fifth of the
+//     election timeout (at least two ticks) short of it (wakeForRequest):
+//     a live leader answers the probe long before that, a dead one is
+//     replaced within about one election timeout.
 //   - A hibernated follower woken by another peer's (pre-)vote runs its
 //     election clock past the election timeout before stepping it
 //     (wakeForCampaign): it has heard nothing from the leader since it fell

@@ -254,12 +254,17 @@ func (s *Store) probeLeader(p *peer) bool {
 	return true
 }
 
+// probeMarginTicks is how many ticks wakeForRequest leaves a live leader to
+// answer the probe: a fifth of the election timeout, at least two.
+func probeMarginTicks(electionTick int) int { return max(2, electionTick/5) }
+
 // wakeForRequest wakes a hibernated follower that got a request (a client
 // is waiting, and its leader may have died while the region slept): it
-// probes the leader and runs its election clock to two ticks short of the
-// election timeout. A live leader's answer to the probe (one round trip)
-// resets the clock long before it runs out; a dead leader is replaced
-// after 2..ElectionTick+1 ticks instead of ElectionTick..2*ElectionTick.
+// probes the leader and runs its election clock to probeMarginTicks (200 ms
+// at the defaults) short of the election timeout. A live leader's answer
+// to the probe (one round trip) resets the clock long before it runs out;
+// a dead leader is replaced after margin..ElectionTick+margin-1 ticks
+// instead of ElectionTick..2*ElectionTick.
 // The clock was frozen at the leader's last heartbeat, before the sleep,
 // so the ticks cannot start an election by themselves.
 func (s *Store) wakeForRequest(p *peer) {
@@ -270,7 +275,7 @@ func (s *Store) wakeForRequest(p *peer) {
 	if !s.probeLeader(p) {
 		return
 	}
-	for range s.cfg.ElectionTick - 2 {
+	for range s.cfg.ElectionTick - probeMarginTicks(s.cfg.ElectionTick) {
 		p.rn.Tick()
 	}
 }
