@@ -69,11 +69,14 @@ type executor struct {
 	// reaches a phase ("prewritten", "primary-committed"); an error stops
 	// it there as a coordinator crash would (no rollback, no secondaries).
 	dtxnHook func(phase string) error
+	// ops counts commands per region for the leader's heartbeat (QPS).
+	ops *regionOps
 	dstats   dtxnStats
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
-	return &executor{engine: e, oracle: o, raft: r, locks: locks, cache: cache, latches: txn.NewLatches(1 << 16), metrics: newExecMetrics()}
+	return &executor{engine: e, oracle: o, raft: r, locks: locks, cache: cache, latches: txn.NewLatches(1 << 16), metrics: newExecMetrics(),
+		ops: newRegionOps()}
 }
 
 // newTxn opens a transaction at ts over r (the engine, or a snapshot of
@@ -229,6 +232,7 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte, anyReplica bo
 	if lt.region, err = x.region(lks); err != nil {
 		return lt, err
 	}
+	x.ops.add(lt.region)
 	var ok bool
 	if lt.epoch, ok = x.raft.Epoch(lt.region); !ok {
 		return lt, &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}

@@ -264,7 +264,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	if multi {
 		pl := &placement{storeID: storeID, pdc: n.pdc, raft: n.raft, log: log,
-			storeEvery: 10 * time.Second, regionEvery: time.Second, sizeEvery: cfg.SplitCheckInterval}
+			storeEvery: 10 * time.Second, regionEvery: time.Second, sizeEvery: cfg.SplitCheckInterval, ops: n.exec.ops}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); pl.run(n.ctx) }()
 	}

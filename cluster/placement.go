@@ -50,6 +50,8 @@ type placement struct {
 	// region: ApproximateSize reads it all).
 	sizeEvery time.Duration
 
+	ops *regionOps // commands per region, for the heartbeat's QPS
+
 	mu      sync.Mutex
 	running map[uint64]bool // region -> a step is running
 	sizes   map[uint64]regionSize
@@ -102,6 +104,9 @@ func (p *placement) regionHeartbeats(ctx context.Context) {
 			continue
 		}
 		hb := pdclient.RegionHeartbeat{Region: toPDRegion(r), Leader: toPDPeer(l), Term: term}
+		if p.ops != nil {
+			hb.QPS = p.ops.rate(r.ID, time.Now())
+		}
 		hb.ApproxBytes, hb.ApproxKeys = p.size(r.ID)
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		op, err := p.pdc.RegionHeartbeat(hctx, hb)

@@ -273,7 +273,7 @@ func (p *placement) regionHeartbeat(ctx context.Context, hb pdclient.RegionHeart
 	}
 	st := meta.RegionState{RegionInfo: pdclient.RegionInfo{Region: hb.Region, Leader: hb.Leader},
 		ApproxBytes: hb.ApproxBytes, ApproxKeys: hb.ApproxKeys, DownPeers: hb.DownPeers, PendingPeers: hb.PendingPeers,
-		Term: hb.Term}
+		Term: hb.Term, QPS: hb.QPS}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if old, ok := p.tree.GetByID(hb.Region.ID); ok && hb.Term != 0 && hb.Term < old.Term {

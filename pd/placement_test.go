@@ -132,7 +132,17 @@ func TestPlacement(t *testing.T) {
 		if _, l, _ := s.GetRegionByID(ctx, 100); l != newer {
 			t.Fatalf("leader after a stale heartbeat = %+v, want %+v", l, newer)
 		}
-		h.hb(pdclient.RegionHeartbeat{Region: cur, Leader: older, Term: 8})
+		h.hb(pdclient.RegionHeartbeat{Region: cur, Leader: older, Term: 8, QPS: 12.5})
+		l, err := s.leader(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.pl.mu.Lock()
+		st, _ := l.pl.tree.GetByID(100)
+		l.pl.mu.Unlock()
+		if st.QPS != 12.5 || st.Term != 8 {
+			t.Fatalf("region state QPS %v term %d, want 12.5 and 8", st.QPS, st.Term)
+		}
 		if _, l, _ := s.GetRegionByID(ctx, 100); l != older {
 			t.Fatalf("leader after a newer term's heartbeat = %+v, want %+v", l, older)
 		}

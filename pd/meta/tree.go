@@ -20,6 +20,8 @@ type RegionState struct {
 	ApproxKeys   uint64
 	DownPeers    []pdclient.Peer
 	PendingPeers []pdclient.Peer
+	// QPS is the request rate of the latest heartbeat.
+	QPS float64
 	// Term is the raft term of the heartbeat that set Leader (in memory
 	// only; 0 after a PD leader change).
 	Term uint64

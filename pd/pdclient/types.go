@@ -134,6 +134,9 @@ type RegionHeartbeat struct {
 	// ignores a heartbeat of a lower term than the last one it took: it was
 	// sent by a leader since deposed, and would bring it back in PD's map.
 	Term uint64 `json:"term,omitempty"`
+	// QPS is the commands per second the leader served for the region
+	// since its previous heartbeat.
+	QPS float64 `json:"qps,omitempty"`
 	// ApproxBytes and ApproxKeys estimate the region's size.
 	ApproxBytes uint64 `json:"approx_bytes,omitempty"`
 	ApproxKeys  uint64 `json:"approx_keys,omitempty"`
