@@ -70,8 +70,8 @@ type executor struct {
 	// it there as a coordinator crash would (no rollback, no secondaries).
 	dtxnHook func(phase string) error
 	// ops counts commands per region for the leader's heartbeat (QPS).
-	ops *regionOps
-	dstats   dtxnStats
+	ops    *regionOps
+	dstats dtxnStats
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
