@@ -109,9 +109,17 @@ layout() {
 		id=$(ctl --format json regions | jq -r '.[-1].id')
 		ctl split "$id" --slot "$slot" >/dev/null
 	done
+	spread "$pd"
+}
+
+# spread PD: wait until the three regions' leaders are on three stores,
+# moving one duplicate leader at a time, and print the layout.
+spread() {
+	local pd=$1 regions stores round
+	ctl() { "$SKERRY" ctl --pd "$pd" --wait 30s "$@" 2>>"$work/ctl.log"; }
 	mapfile -t stores < <(ctl --format json stores | jq -r '.[].id' | sort -n)
 	local stable=0
-	for round in $(seq 1 30); do
+	for round in $(seq 1 60); do
 		regions=$(ctl --format json regions)
 		if [ "$(echo "$regions" | jq '[.[] | select(.peers | length == 3) | .leader.store_id // 0 | select(. != 0)] | unique | length')" = 3 ] &&
 			[ "$(echo "$regions" | jq 'length')" = 3 ]; then
@@ -171,9 +179,15 @@ bench() {
 	echo "$out" | tr -d '"' | awk -F, '{print $2, $5, $7}' >>"$work/res.$label.$t"
 }
 
+# Leaders can move between runs (PD's balancer, an election under this
+# load): redis-benchmark --cluster cannot follow a map whose masters
+# change, so the spread is checked (and restored) before every run, on
+# both sides alike.
 for _ in $(seq 1 "$RUNS"); do
 	for t in set get; do
+		(spread "http://127.0.0.1:$((B_SMART + 2000))") >/dev/null || true
 		bench smart "$t" --cluster -p "$B_SMART"
+		(spread "http://127.0.0.1:$((B_FWD + 2000))") >/dev/null || true
 		bench single "$t" -p "$B_FWD"
 	done
 done
