@@ -14,6 +14,7 @@ import (
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/commands/keyspace"
 	"github.com/skerrydb/skerry/mvcc"
+	"github.com/skerrydb/skerry/mvcc/txn"
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
 
@@ -68,26 +69,18 @@ type dtxnStats struct {
 
 // distTxn is the coordinator's keyspace.Txn. Not safe for concurrent use.
 type distTxn struct {
-	x       *executor
-	ctx     context.Context
-	startTS uint64
-	began   time.Time
-	reads   map[string]cachedValue
-	read    map[string]bool // keys read (lock-only unless written)
-	writes  map[string]mvcc.Mutation
-	undo    []distUndo
-	save    bool
+	x            *executor
+	ctx          context.Context
+	startTS      uint64
+	began        time.Time
+	reads        map[string]cachedValue
+	read         map[string]bool // keys read (lock-only unless written)
+	txn.WriteSet                 // Set, Delete, Savepoint, RollbackTo
 }
 
 type cachedValue struct {
 	v  []byte
 	ok bool
-}
-
-type distUndo struct {
-	key  string
-	prev mvcc.Mutation
-	had  bool
 }
 
 var _ keyspace.Txn = (*distTxn)(nil)
@@ -98,7 +91,7 @@ func (x *executor) newDistTxn(ctx context.Context) (*distTxn, error) {
 		return nil, fmt.Errorf("cluster: timestamp: %w", err)
 	}
 	return &distTxn{x: x, ctx: ctx, startTS: ts, began: time.Now(), reads: map[string]cachedValue{},
-		read: map[string]bool{}, writes: map[string]mvcc.Mutation{}}, nil
+		read: map[string]bool{}}, nil
 }
 
 // NowMs implements keyspace.Txn.
@@ -109,7 +102,7 @@ func (t *distTxn) StartTS() uint64 { return t.startTS }
 
 // Get implements keyspace.Txn.
 func (t *distTxn) Get(key []byte) ([]byte, bool, error) {
-	if m, ok := t.writes[string(key)]; ok {
+	if m, ok := t.Lookup(key); ok {
 		if m.Delete {
 			return nil, false, nil
 		}
@@ -153,48 +146,6 @@ func (t *distTxn) LatestCommitTS(key []byte) (uint64, error) {
 	return resp.CommitTS, nil
 }
 
-// Set implements keyspace.Txn.
-func (t *distTxn) Set(key, value []byte) error {
-	k := string(key)
-	t.record(k)
-	t.writes[k] = mvcc.Mutation{Key: []byte(k), Value: bytes.Clone(value)}
-	return nil
-}
-
-// Delete implements keyspace.Txn.
-func (t *distTxn) Delete(key []byte) error {
-	k := string(key)
-	t.record(k)
-	t.writes[k] = mvcc.Mutation{Key: []byte(k), Delete: true}
-	return nil
-}
-
-func (t *distTxn) record(k string) {
-	if !t.save {
-		return
-	}
-	prev, had := t.writes[k]
-	t.undo = append(t.undo, distUndo{key: k, prev: prev, had: had})
-}
-
-// savepoint and rollbackTo are txn.Txn's Savepoint and RollbackTo.
-func (t *distTxn) savepoint() int {
-	t.save = true
-	return len(t.undo)
-}
-
-func (t *distTxn) rollbackTo(sp int) {
-	for i := len(t.undo) - 1; i >= sp; i-- {
-		u := t.undo[i]
-		if u.had {
-			t.writes[u.key] = u.prev
-		} else {
-			delete(t.writes, u.key)
-		}
-	}
-	t.undo = t.undo[:sp]
-}
-
 // Scan implements keyspace.Txn. The range is read region by region (all
 // of it, then merged with the buffered writes). Scanned keys are not
 // locked: command bodies scan a collection's members only after reading
@@ -218,13 +169,7 @@ func (t *distTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) e
 		}
 		from = bytes.Clone(resp.ResumeKey)
 	}
-	var buf []mvcc.Mutation
-	for _, m := range t.writes {
-		if bytes.Compare(m.Key, lower) >= 0 && (upper == nil || bytes.Compare(m.Key, upper) < 0) {
-			buf = append(buf, m)
-		}
-	}
-	sort.Slice(buf, func(i, j int) bool { return bytes.Compare(buf[i].Key, buf[j].Key) < 0 })
+	buf := t.InRange(lower, upper, false)
 	// Merge ascending, then walk the result in the asked order.
 	type kv struct{ k, v []byte }
 	merged := make([]kv, 0, len(stored)+len(buf))
@@ -262,15 +207,12 @@ func (t *distTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) e
 	return nil
 }
 
-// mutations returns the writes plus a lock-only mutation per key read and
+// commitMutations returns the writes plus a lock-only mutation per key read and
 // not written, sorted by key.
-func (t *distTxn) mutations() []mvcc.Mutation {
-	out := make([]mvcc.Mutation, 0, len(t.writes)+len(t.read))
-	for _, m := range t.writes {
-		out = append(out, m)
-	}
+func (t *distTxn) commitMutations() []mvcc.Mutation {
+	out := t.Mutations()
 	for k := range t.read {
-		if _, w := t.writes[k]; !w {
+		if _, w := t.Lookup([]byte(k)); !w {
 			out = append(out, mvcc.Mutation{Key: []byte(k), Lock: true})
 		}
 	}
@@ -281,11 +223,11 @@ func (t *distTxn) mutations() []mvcc.Mutation {
 // commit runs the two phases. errConflict (wrapped): nothing was
 // written, the body may run again.
 func (t *distTxn) commit() error {
-	if len(t.writes) == 0 {
+	if t.Empty() {
 		return nil // read-only: its reads were one snapshot
 	}
 	x, ctx := t.x, t.ctx
-	muts := t.mutations()
+	muts := t.commitMutations()
 	byKey := make(map[string]mvcc.Mutation, len(muts))
 	all := make([][]byte, len(muts))
 	for i, m := range muts {
@@ -497,7 +439,7 @@ func (x *executor) distUpdate(ctx context.Context, fns []func(keyspace.Txn) erro
 		errs := make([]error, len(fns))
 		aborted := false
 		for i, fn := range fns {
-			sp := t.savepoint()
+			sp := t.Savepoint()
 			if errs[i] = fn(t); errs[i] != nil {
 				if errors.Is(errs[i], commands.ErrAbortBatch) {
 					return errs, errs[i]
@@ -506,7 +448,7 @@ func (x *executor) distUpdate(ctx context.Context, fns []func(keyspace.Txn) erro
 					err, aborted = errs[i], true
 					break
 				}
-				t.rollbackTo(sp)
+				t.RollbackTo(sp)
 			}
 		}
 		if !aborted {
@@ -540,7 +482,7 @@ func (x *executor) distView(ctx context.Context, fn func(keyspace.Txn) error) er
 	if err := fn(t); err != nil {
 		return err
 	}
-	if len(t.writes) != 0 {
+	if !t.Empty() {
 		return errors.New("cluster: read-only command wrote")
 	}
 	return nil

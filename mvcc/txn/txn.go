@@ -2,7 +2,6 @@ package txn
 
 import (
 	"bytes"
-	"sort"
 
 	"github.com/skerrydb/skerry/mvcc"
 )
@@ -10,9 +9,9 @@ import (
 // Txn buffers writes over a snapshot reader. Reads see the snapshot plus
 // the transaction's own writes. Not safe for concurrent use.
 type Txn struct {
-	rd     *mvcc.Reader
-	nowMs  int64
-	writes map[string]mvcc.Mutation
+	WriteSet // Set, Delete, Savepoint, RollbackTo, Mutations, Empty
+	rd       *mvcc.Reader
+	nowMs    int64
 	// reads caches values read from the snapshot: command bodies often read
 	// a key's metadata twice (check, then update), and each storage read
 	// is a memtable seek.
@@ -21,45 +20,6 @@ type Txn struct {
 	// (see mvcc.VersionCache for who may set it: only transactions that
 	// hold the latches of every key they read).
 	cache *mvcc.VersionCache
-	// undo records how to revert writes made since the oldest live
-	// savepoint; nil while no savepoint is taken.
-	undo []undoRecord
-	save bool
-}
-
-type undoRecord struct {
-	key  string
-	prev mvcc.Mutation
-	had  bool
-}
-
-// Savepoint marks the current write set; RollbackTo(sp) reverts every
-// write made after it. Used to run several commands in one transaction
-// where a failing command must leave no trace.
-func (t *Txn) Savepoint() int {
-	t.save = true
-	return len(t.undo)
-}
-
-// RollbackTo reverts the writes made since sp was taken.
-func (t *Txn) RollbackTo(sp int) {
-	for i := len(t.undo) - 1; i >= sp; i-- {
-		u := t.undo[i]
-		if u.had {
-			t.writes[u.key] = u.prev
-		} else {
-			delete(t.writes, u.key)
-		}
-	}
-	t.undo = t.undo[:sp]
-}
-
-func (t *Txn) record(k string) {
-	if !t.save {
-		return
-	}
-	prev, had := t.writes[k]
-	t.undo = append(t.undo, undoRecord{key: k, prev: prev, had: had})
 }
 
 type cachedRead struct {
@@ -85,7 +45,7 @@ func (t *Txn) StartTS() uint64 { return t.rd.TS() }
 
 // Get returns the value of key.
 func (t *Txn) Get(key []byte) ([]byte, bool, error) {
-	if m, ok := t.writes[string(key)]; ok {
+	if m, ok := t.Lookup(key); ok {
 		if m.Delete {
 			return nil, false, nil
 		}
@@ -143,56 +103,9 @@ func (t *Txn) read(key []byte) ([]byte, bool, error) {
 	return v, ok, nil
 }
 
-// Set buffers a put.
-func (t *Txn) Set(key, value []byte) error {
-	if t.writes == nil {
-		t.writes = make(map[string]mvcc.Mutation, 2)
-	}
-	k := string(key)
-	t.record(k)
-	t.writes[k] = mvcc.Mutation{Key: []byte(k), Value: bytes.Clone(value)}
-	return nil
-}
-
-// Delete buffers a delete.
-func (t *Txn) Delete(key []byte) error {
-	if t.writes == nil {
-		t.writes = make(map[string]mvcc.Mutation, 2)
-	}
-	k := string(key)
-	t.record(k)
-	t.writes[k] = mvcc.Mutation{Key: []byte(k), Delete: true}
-	return nil
-}
-
-// Mutations returns the buffered writes sorted by key.
-func (t *Txn) Mutations() []mvcc.Mutation {
-	out := make([]mvcc.Mutation, 0, len(t.writes))
-	for _, m := range t.writes {
-		out = append(out, m)
-	}
-	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
-	return out
-}
-
-// Empty reports whether the transaction wrote nothing.
-func (t *Txn) Empty() bool { return len(t.writes) == 0 }
-
 // Scan merges the snapshot with buffered writes over [lower, upper).
 func (t *Txn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
-	var buf []mvcc.Mutation
-	for _, m := range t.writes {
-		if bytes.Compare(m.Key, lower) >= 0 && (upper == nil || bytes.Compare(m.Key, upper) < 0) {
-			buf = append(buf, m)
-		}
-	}
-	sort.Slice(buf, func(i, j int) bool {
-		c := bytes.Compare(buf[i].Key, buf[j].Key)
-		if reverse {
-			return c > 0
-		}
-		return c < 0
-	})
+	buf := t.InRange(lower, upper, reverse)
 	// before reports whether buffered key b comes before stored key k in
 	// iteration order.
 	before := func(b, k []byte) bool {
