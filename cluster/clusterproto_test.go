@@ -213,21 +213,7 @@ func TestRedisClusterClientInRedirectMode(t *testing.T) {
 // regions once each has a leader on a different store.
 func splitAndSpreadLeaders(t *testing.T, ctx context.Context, pdc *pdclient.Client) {
 	t.Helper()
-	first := awaitFirstRegion(t, ctx, pdc)
-	op := pdclient.Operator{Kind: pdclient.OpSplit, SplitKeys: [][]byte{keys.SlotPrefix(8192)}}
-	if err := pdc.AddOperator(ctx, first.Region.ID, op); err != nil {
-		t.Fatal(err)
-	}
-	var rs []pdclient.RegionInfo
-	awaitProto(t, 20*time.Second, "the split", func() (err error) {
-		if rs, err = pdc.ScanRegions(ctx, nil, nil, 0); err != nil {
-			return err
-		}
-		if len(rs) != 2 || rs[0].Leader.ID == 0 || rs[1].Leader.ID == 0 {
-			return fmt.Errorf("regions %+v", rs)
-		}
-		return nil
-	})
+	rs := splitInTwo(t, ctx, pdc, awaitFirstRegion(t, ctx, pdc).Region.ID)
 	if rs[0].Leader.StoreID == rs[1].Leader.StoreID {
 		var to pdclient.Peer
 		for _, p := range rs[1].Region.Peers {
@@ -249,6 +235,28 @@ func splitAndSpreadLeaders(t *testing.T, ctx context.Context, pdc *pdclient.Clie
 		}
 		return nil
 	})
+}
+
+// splitInTwo splits the cluster's only region at slot 8192 through PD's
+// operator (as skerry ctl split does) and waits until both halves have a
+// leader; it returns them in key order.
+func splitInTwo(t *testing.T, ctx context.Context, pdc *pdclient.Client, regionID uint64) []pdclient.RegionInfo {
+	t.Helper()
+	op := pdclient.Operator{Kind: pdclient.OpSplit, SplitKeys: [][]byte{keys.SlotPrefix(8192)}}
+	if err := pdc.AddOperator(ctx, regionID, op); err != nil {
+		t.Fatal(err)
+	}
+	var rs []pdclient.RegionInfo
+	awaitProto(t, 20*time.Second, "the split", func() (err error) {
+		if rs, err = pdc.ScanRegions(ctx, nil, nil, 0); err != nil {
+			return err
+		}
+		if len(rs) != 2 || rs[0].Leader.ID == 0 || rs[1].Leader.ID == 0 {
+			return fmt.Errorf("regions %+v", rs)
+		}
+		return nil
+	})
+	return rs
 }
 
 // awaitFirstRegion waits until PD knows the cluster's only region and its

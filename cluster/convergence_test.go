@@ -74,20 +74,7 @@ func TestSmartClientsConverge(t *testing.T) {
 	t.Logf("cluster up and client warm after %v", time.Since(start))
 
 	// (a) Split the region at slot 8192 (as skerry ctl split does).
-	at := keys.SlotPrefix(8192)
-	if err := pdc.AddOperator(ctx, first.Region.ID, pdclient.Operator{Kind: pdclient.OpSplit, SplitKeys: [][]byte{at}}); err != nil {
-		t.Fatal(err)
-	}
-	var rs []pdclient.RegionInfo
-	awaitProto(t, 20*time.Second, "the split", func() (err error) {
-		if rs, err = pdc.ScanRegions(ctx, nil, nil, 0); err != nil {
-			return err
-		}
-		if len(rs) != 2 || rs[0].Leader.ID == 0 || rs[1].Leader.ID == 0 {
-			return fmt.Errorf("regions %+v", rs)
-		}
-		return nil
-	})
+	rs := splitInTwo(t, ctx, pdc, first.Region.ID)
 	l.converge(t, ctx, "the split")
 
 	// (b) Move the upper half's leadership to another voter.
