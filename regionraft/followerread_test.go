@@ -180,6 +180,9 @@ func TestFollowerReadHibernatedRegion(t *testing.T) {
 func TestFollowerReadLostReadIndex(t *testing.T) {
 	c := newTestCluster(t, []uint64{1, 2, 3}, nil, threeVoterRegion())
 	f := c.followers(c.leader(1))[0]
+	// The follower must know the leader (it may not yet, right after the
+	// election), or it refuses the read up front instead of losing it.
+	eventually(t, "the follower knows the leader", func() bool { _, ok := f.Leader(1); return ok })
 	c.tr.mu.Lock()
 	c.tr.dropTypes = map[raftpb.MessageType]bool{raftpb.MessageType_MsgReadIndex: true}
 	c.tr.mu.Unlock()
