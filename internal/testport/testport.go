@@ -18,7 +18,32 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
+
+// handedOut holds every port this process returned. A port is free until
+// its caller binds it, so without this record one cluster's config could
+// get the same port twice (a test package picks hundreds: about one CI
+// run in six met "address already in use" that way).
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// claim records p unless p, or a port derived from it the way the
+// playground derives its others (+1000..+4000), meets one already handed
+// out.
+func claim(p int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for k := -4; k <= 4; k++ {
+		if handedOut.ports[p+k*1000] {
+			return false
+		}
+	}
+	handedOut.ports[p] = true
+	return true
+}
 
 // low is the first port handed out; Headroom ports below the ephemeral
 // range stay unused so that a caller may derive ports up to that far above
@@ -34,7 +59,7 @@ func Free() (int, error) {
 	if hi-low >= 1000 {
 		for range 200 {
 			p := low + rand.IntN(hi-low)
-			if free(p) {
+			if claim(p) && free(p) {
 				return p, nil
 			}
 		}

@@ -22,3 +22,19 @@ func TestFreeIsBindableAndBelowTheEphemeralRange(t *testing.T) {
 		ln.Close()
 	}
 }
+
+func TestFreeNeverHandsOutAPortTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 300 {
+		p, err := Free()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := -4; k <= 4; k++ {
+			if seen[p+k*1000] {
+				t.Fatalf("port %d handed out after %d", p, p+k*1000)
+			}
+		}
+		seen[p] = true
+	}
+}
