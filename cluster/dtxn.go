@@ -146,15 +146,50 @@ func (t *distTxn) LatestCommitTS(key []byte) (uint64, error) {
 	return resp.CommitTS, nil
 }
 
-// Scan implements keyspace.Txn. The range is read region by region (all
-// of it, then merged with the buffered writes). Scanned keys are not
-// locked: command bodies scan a collection's members only after reading
-// its metadata record, which is locked (the metadata invariant of
-// commands/keyspace: every change of a member rewrites it).
+// Scan implements keyspace.Txn. The range is read in pages, region by
+// region (a page ends at the region's end or after kvScanPage pairs), and
+// each page is merged with the buffered writes in its range before fn sees
+// it, so a walk that fn stops early (a SCAN's COUNT, a skip over a
+// collection's members) costs only the pages it needed. A reverse scan
+// reads the whole range first. Scanned keys are not locked: command bodies
+// scan a collection's members only after reading its metadata record,
+// which is locked (the metadata invariant of commands/keyspace: every
+// change of a member rewrites it); whole-keyspace walks (KEYS, DBSIZE...)
+// are snapshot reads, as they are in a single Redis at one instant.
 func (t *distTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) error) error {
-	var stored []rpc.TxnKVPair
+	if reverse {
+		var all []kvEntry
+		err := t.scanPages(lower, upper, func(page []kvEntry) error {
+			all = append(all, page...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for j := len(all) - 1; j >= 0; j-- {
+			if err := fn(all[j].k, all[j].v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return t.scanPages(lower, upper, func(page []kvEntry) error {
+		for _, e := range page {
+			if err := fn(e.k, e.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type kvEntry struct{ k, v []byte }
+
+// scanPages reads [lower, upper) page by page at start_ts and calls fn with
+// each page merged with the buffered writes of its range, ascending.
+func (t *distTxn) scanPages(lower, upper []byte, fn func([]kvEntry) error) error {
 	from := lower
-	for range 1 << 16 {
+	for {
 		var resp *rpc.TxnKVResponse
 		err := t.x.withResolve(t.ctx, func() (err error) {
 			resp, err = t.x.sendKey(t.ctx, from, &rpc.TxnKVRequest{Op: kvOpScan, Lower: from, Upper: upper, StartTS: t.startTS})
@@ -163,48 +198,52 @@ func (t *distTxn) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) e
 		if err != nil {
 			return err
 		}
-		stored = append(stored, resp.Pairs...)
-		if resp.ResumeKey == nil || (upper != nil && bytes.Compare(resp.ResumeKey, upper) >= 0) {
-			break
+		last := resp.ResumeKey == nil || (upper != nil && bytes.Compare(resp.ResumeKey, upper) >= 0)
+		pageEnd := upper
+		if !last {
+			pageEnd = resp.ResumeKey
+		}
+		if err := fn(mergeWrites(resp.Pairs, t.InRange(from, pageEnd, false))); err != nil {
+			return err
+		}
+		if last {
+			return nil
+		}
+		if bytes.Compare(resp.ResumeKey, from) <= 0 {
+			return fmt.Errorf("cluster: scan resume key %q does not advance past %q", resp.ResumeKey, from)
 		}
 		from = bytes.Clone(resp.ResumeKey)
 	}
-	buf := t.InRange(lower, upper, false)
-	// Merge ascending, then walk the result in the asked order.
-	type kv struct{ k, v []byte }
-	merged := make([]kv, 0, len(stored)+len(buf))
+}
+
+// mergeWrites merges stored pairs with buffered writes (both ascending);
+// a buffered write wins over the stored pair of its key, and deletes drop
+// the key.
+func mergeWrites(stored []rpc.TxnKVPair, buf []mvcc.Mutation) []kvEntry {
+	merged := make([]kvEntry, 0, len(stored)+len(buf))
 	i := 0
 	for _, p := range stored {
 		for i < len(buf) && bytes.Compare(buf[i].Key, p.Key) < 0 {
 			if !buf[i].Delete {
-				merged = append(merged, kv{buf[i].Key, buf[i].Value})
+				merged = append(merged, kvEntry{buf[i].Key, buf[i].Value})
 			}
 			i++
 		}
 		if i < len(buf) && bytes.Equal(buf[i].Key, p.Key) {
 			if !buf[i].Delete {
-				merged = append(merged, kv{buf[i].Key, buf[i].Value})
+				merged = append(merged, kvEntry{buf[i].Key, buf[i].Value})
 			}
 			i++
 			continue
 		}
-		merged = append(merged, kv{p.Key, p.Value})
+		merged = append(merged, kvEntry{p.Key, p.Value})
 	}
 	for ; i < len(buf); i++ {
 		if !buf[i].Delete {
-			merged = append(merged, kv{buf[i].Key, buf[i].Value})
+			merged = append(merged, kvEntry{buf[i].Key, buf[i].Value})
 		}
 	}
-	for j := range merged {
-		e := merged[j]
-		if reverse {
-			e = merged[len(merged)-1-j]
-		}
-		if err := fn(e.k, e.v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return merged
 }
 
 // commitMutations returns the writes plus a lock-only mutation per key read and

@@ -130,6 +130,7 @@ func TestDistributedTransactions(t *testing.T) {
 	t.Run("BankDuringSplit", func(t *testing.T) {
 		testDistBank(t, clients, "split", func() { splitRightHalf(t, c) })
 	})
+	t.Run("KeylessCommands", func(t *testing.T) { testDistKeyless(t, c, clients) })
 	t.Run("CoordinatorCrash", func(t *testing.T) { testDistCoordinatorCrash(t, c, clients) })
 	t.Run("CoordinatorCrashBeforeCommit", func(t *testing.T) { testDistCrashBeforeCommit(t, c, clients) })
 	var committed, conflicts, resolved int64

@@ -158,7 +158,23 @@ func (x *executor) region(lks [][]byte) (uint64, error) {
 		}
 		return 0, ErrNoRegion
 	}
+	if lks == nil && !x.wholeKeyspace(id) {
+		// A keyless command (KEYS, DBSIZE, SCAN, FLUSHDB, an EXEC that
+		// holds one) walks the whole keyspace: once it is split, that is
+		// a distributed transaction over every region.
+		return 0, ErrCrossRegion
+	}
 	return id, nil
+}
+
+// wholeKeyspace reports whether the region spans every key.
+func (x *executor) wholeKeyspace(id uint64) bool {
+	ri, ok := x.raft.(regionInfo)
+	if !ok {
+		return true // a store without ranges has one region
+	}
+	r, ok := ri.Region(id)
+	return ok && len(r.StartKey) == 0 && len(r.EndKey) == 0
 }
 
 // notLocal turns the errors that mean "another node leads this region"
@@ -301,22 +317,15 @@ func replicaServes(snap engine.Snapshot, region uint64, lks [][]byte) error {
 // transaction and one Raft proposal, in arrival order.
 func (x *executor) Update(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	if len(ks) == 0 {
-		return x.updateOne(ctx, db, ks, fn)
+		// A keyless command (FLUSHDB...) is not combined; it is a batch
+		// of one, so a split keyspace takes the distributed path.
+		errs, err := x.UpdateBatch(ctx, db, ks, []func(keyspace.Txn) error{fn})
+		if err == nil && errs[0] != nil {
+			err = errs[0]
+		}
+		return err
 	}
 	return x.comb.update(ctx, x, db, ks, fn)
-}
-
-// updateOne runs fn alone in its own transaction.
-func (x *executor) updateOne(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
-	lt, err := x.begin(ctx, db, ks, false)
-	if err != nil {
-		return err
-	}
-	defer lt.end()
-	if err := fn(lt.t); err != nil {
-		return err
-	}
-	return x.commit(ctx, lt)
 }
 
 // UpdateBatch implements commands.Store. A lock met, or keys in several

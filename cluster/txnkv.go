@@ -182,8 +182,9 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 	return resp, nil
 }
 
-// kvScanRegion scans [Lower, Upper) clamped to the region's end, and sets
-// ResumeKey to the region's end when the range goes on past it.
+// kvScanRegion scans [Lower, Upper) clamped to the region's end, at most
+// kvScanPage pairs, and sets ResumeKey to where the next page starts: the
+// first key not sent, or the region's end when the range goes on past it.
 func (x *executor) kvScanRegion(rd *mvcc.Reader, region uint64, req *rpc.TxnKVRequest, resp *rpc.TxnKVResponse) error {
 	ri, ok := x.raft.(regionInfo)
 	if !ok {
@@ -198,11 +199,27 @@ func (x *executor) kvScanRegion(rd *mvcc.Reader, region uint64, req *rpc.TxnKVRe
 		upper = r.EndKey
 		resp.ResumeKey = bytes.Clone(r.EndKey)
 	}
-	return rd.Scan(req.Lower, upper, false, func(k, v []byte) error {
+	err := rd.Scan(req.Lower, upper, false, func(k, v []byte) error {
+		if len(resp.Pairs) == kvScanPage {
+			// k is the first key not sent: the next page starts there.
+			resp.ResumeKey = bytes.Clone(k)
+			return errPageFull
+		}
 		resp.Pairs = append(resp.Pairs, rpc.TxnKVPair{Key: bytes.Clone(k), Value: bytes.Clone(v), Found: true})
 		return nil
 	})
+	if errors.Is(err, errPageFull) {
+		return nil
+	}
+	return err
 }
+
+// kvScanPage bounds the pairs of one scan response, so a whole-keyspace
+// walk (KEYS, DBSIZE, SCAN) holds neither the serving leader's memory nor
+// the reply to the size of a region, and a walk stopped early reads little.
+const kvScanPage = 512
+
+var errPageFull = errors.New("cluster: scan page full")
 
 // kvRaftError maps a ReadBarrier or proposal error to a response.
 func (x *executor) kvRaftError(region uint64, err error) *rpc.TxnKVResponse {

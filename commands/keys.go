@@ -377,27 +377,30 @@ func scan(c *Ctx) error {
 	var out [][]byte
 	next := uint64(0)
 	if cursor < keys.NumSlots {
+		// Whole slots are examined until COUNT keys were: the cursor is
+		// the slot after the last one examined (0 once the walk is done).
 		examined := int64(0)
-		slot := int(cursor)
-		for slot < keys.NumSlots && examined < count {
-			err := c.DB.ScanKeys(slot, slot+1, func(_ int, key []byte, m *keyspace.Meta) error {
-				examined++
-				if pattern != nil && !GlobMatch(pattern, key, false) {
-					return nil
-				}
-				if hasType && m.Type.String() != typeName {
-					return nil
-				}
-				out = append(out, bytes.Clone(key))
-				return nil
-			})
-			if err != nil {
-				return err
+		last := int(cursor) - 1
+		err := c.DB.ScanKeys(int(cursor), keys.NumSlots, func(slot int, key []byte, m *keyspace.Meta) error {
+			if slot != last && examined >= count {
+				return keyspace.ErrStop
 			}
-			slot++
+			last = slot
+			examined++
+			if pattern != nil && !GlobMatch(pattern, key, false) {
+				return nil
+			}
+			if hasType && m.Type.String() != typeName {
+				return nil
+			}
+			out = append(out, bytes.Clone(key))
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if slot < keys.NumSlots {
-			next = uint64(slot)
+		if examined >= count && last+1 < keys.NumSlots {
+			next = uint64(last + 1)
 		}
 	}
 	writeScanReply(c, next, out)

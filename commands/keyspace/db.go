@@ -2,6 +2,7 @@ package keyspace
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 
 	"github.com/skerrydb/skerry/mvcc/keys"
@@ -171,16 +172,43 @@ func (d *DB) SetExpire(key []byte, expireAtMs int64) (bool, error) {
 
 // ScanKeys calls fn for every live key of this database whose slot is in
 // [fromSlot, toSlot), in slot order. fn returning ErrStop ends the scan.
-// Member records of collections are skipped.
+// It is one ascending walk that jumps over what is not this database's
+// metadata (members of collections, other databases, a slot's expiry
+// index and GC queue), so a walk over many empty slots or one stopped
+// early costs little, also in a distributed transaction whose scan
+// reads remote regions page by page.
 func (d *DB) ScanKeys(fromSlot, toSlot int, fn func(slot int, key []byte, m *Meta) error) error {
+	if fromSlot >= toSlot {
+		return nil
+	}
 	now := d.txn.NowMs()
-	for s := fromSlot; s < toSlot; s++ {
-		lower := keys.SlotDBPrefix(uint16(s), d.db)
-		upper := keys.SlotDBPrefix(uint16(s), d.db+1)
-		err := d.scanMetas(lower, upper, func(k, v []byte) error {
-			db, key, _, ok := keys.DecodeMetaKey(k)
-			if !ok || db != d.db {
+	lower := keys.SlotDBPrefix(uint16(fromSlot), d.db)
+	var upper []byte
+	if toSlot < keys.NumSlots {
+		upper = keys.SlotPrefix(uint16(toSlot))
+	}
+	for lower != nil {
+		var resume []byte
+		err := d.txn.Scan(lower, upper, false, func(k, v []byte) error {
+			if len(k) < 3 {
 				return nil
+			}
+			slot := int(binary.BigEndian.Uint16(k))
+			db, key, suffix, ok := keys.DecodeMetaKey(k)
+			switch {
+			case !ok || db > d.db:
+				// The slot's later databases, expiry index or GC
+				// queue: on to this database in the next slot.
+				if slot+1 < keys.NumSlots {
+					resume = keys.SlotDBPrefix(uint16(slot+1), d.db)
+				}
+				return errSkipMembers
+			case db < d.db:
+				resume = keys.SlotDBPrefix(uint16(slot), d.db)
+				return errSkipMembers
+			case len(suffix) != 0:
+				resume = keys.PrefixEnd(k[:len(k)-len(suffix)])
+				return errSkipMembers
 			}
 			m, err := DecodeMeta(v)
 			if err != nil {
@@ -189,12 +217,14 @@ func (d *DB) ScanKeys(fromSlot, toSlot int, fn func(slot int, key []byte, m *Met
 			if m.ExpireAt != 0 && m.ExpireAt <= now {
 				return nil
 			}
-			return fn(s, key, &m)
+			return fn(slot, key, &m)
 		})
-		if err != nil {
-			if errors.Is(err, ErrStop) {
-				return nil
-			}
+		switch {
+		case errors.Is(err, errSkipMembers):
+			lower = resume
+		case errors.Is(err, ErrStop):
+			return nil
+		default:
 			return err
 		}
 	}
