@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,10 +50,6 @@ var errConflict = errors.New("cluster: transaction conflict")
 const (
 	// distAttempts bounds how often a conflicting body is rerun.
 	distAttempts = 12
-	// lockTTLMs is the TTL of a distributed transaction's locks beyond
-	// the time its body took: a coordinator that dies leaves locks that
-	// readers may roll back this long after.
-	lockTTLMs = 3000
 	// resolveWait bounds how long one read keeps resolving locks (and
 	// waiting for live ones) before it gives up with the
 	// *mvcc.KeyLockedError: longer than a lock's TTL, so a dead
@@ -60,11 +57,21 @@ const (
 	resolveWait = 10 * time.Second
 )
 
+// lockTTLMs is the TTL of a distributed transaction's locks beyond the
+// time its body took: a coordinator that dies leaves locks that readers
+// may roll back this long after. A live coordinator keeps its primary
+// lock's TTL ahead of the clock (keepAlive) until the primary commits.
+// Atomic so that tests can shorten it while nodes run.
+var lockTTLMs atomic.Int64
+
+func init() { lockTTLMs.Store(3000) }
+
 // dtxnStats counts the slow path's work (tests and, later, INFO).
 type dtxnStats struct {
-	committed atomic.Int64 // distributed transactions that wrote and committed
-	conflicts atomic.Int64 // attempts that conflicted and were rerun
-	resolved  atomic.Int64 // locks resolved (committed or rolled back) by readers
+	committed  atomic.Int64 // distributed transactions that wrote and committed
+	conflicts  atomic.Int64 // attempts that conflicted and were rerun
+	resolved   atomic.Int64 // locks resolved (committed or rolled back) by readers
+	heartbeats atomic.Int64 // TxnHeartBeat requests sent for slow commits
 }
 
 // distTxn is the coordinator's keyspace.Txn. Not safe for concurrent use.
@@ -274,7 +281,12 @@ func (t *distTxn) commit() error {
 		all[i] = m.Key
 	}
 	primary := muts[0].Key
-	ttl := uint64(lockTTLMs + time.Since(t.began).Milliseconds())
+	ttl := uint64(lockTTLMs.Load() + time.Since(t.began).Milliseconds())
+	// Prewrite and commit may take longer than the TTL (an election, a
+	// slow disk): the primary's TTL is raised until it is committed, so
+	// that no reader takes this live transaction for a dead one.
+	stopKeepAlive := t.keepAlive(primary)
+	defer stopKeepAlive()
 	prewrite := func(ks [][]byte) *rpc.TxnKVRequest {
 		req := &rpc.TxnKVRequest{Op: kvOpPrewrite, Primary: primary, StartTS: t.startTS, TTLMs: ttl,
 			Mutations: make([]rpc.TxnMutation, len(ks))}
@@ -327,6 +339,7 @@ func (t *distTxn) commit() error {
 		// Commit is idempotent: ask again until the outcome is known.
 		err = x.sendKeys(ctx, [][]byte{primary}, false, commit)
 	}
+	stopKeepAlive()
 	if err != nil {
 		if errors.Is(err, mvcc.ErrTxnRolledBack) {
 			// Its locks expired and a reader rolled it back: not committed.
@@ -349,6 +362,40 @@ func (t *distTxn) commit() error {
 	}
 	x.dstats.committed.Add(1)
 	return nil
+}
+
+// keepAlive raises the TTL of the primary lock every third of lockTTLMs
+// to lockTTLMs past the transaction's age (TxnHeartBeat), until the
+// returned stop is called (any number of times). A heartbeat that fails
+// is not fatal: the primary's commit decides the transaction.
+func (t *distTxn) keepAlive(primary []byte) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Duration(lockTTLMs.Load()) * time.Millisecond / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.ctx.Done():
+				return
+			case <-tick.C:
+			}
+			ttl := uint64(lockTTLMs.Load() + time.Since(t.began).Milliseconds())
+			_, _ = t.x.sendKey(t.ctx, primary, &rpc.TxnKVRequest{Op: kvOpHeartBeat, Primary: primary,
+				StartTS: t.startTS, TTLMs: ttl})
+			t.x.dstats.heartbeats.Add(1)
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+		})
+	}
 }
 
 // rollback rolls back every key of the transaction, best effort (a lock

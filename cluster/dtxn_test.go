@@ -131,6 +131,7 @@ func TestDistributedTransactions(t *testing.T) {
 		testDistBank(t, clients, "split", func() { splitRightHalf(t, c) })
 	})
 	t.Run("KeylessCommands", func(t *testing.T) { testDistKeyless(t, c, clients) })
+	t.Run("SlowCommitStaysAlive", func(t *testing.T) { testDistSlowCommit(t, c, clients) })
 	t.Run("CoordinatorCrash", func(t *testing.T) { testDistCoordinatorCrash(t, c, clients) })
 	t.Run("CoordinatorCrashBeforeCommit", func(t *testing.T) { testDistCrashBeforeCommit(t, c, clients) })
 	var committed, conflicts, resolved int64
@@ -582,5 +583,64 @@ func splitRightHalf(t *testing.T, c *clustertest.Cluster) {
 	}
 	if err := x.Split(ctx, r.ID, key); err != nil {
 		t.Errorf("split during transfers: %v", err)
+	}
+}
+
+// testDistSlowCommit holds a distributed transaction between its prewrite
+// and its commit for several lock TTLs while a reader waits on its lock:
+// the coordinator's heartbeats keep the lock alive, so the reader waits
+// for the commit and sees it, and the transaction commits on its first
+// attempt (without them, the reader would roll it back as dead).
+func testDistSlowCommit(t *testing.T, c *clustertest.Cluster, clients []*redis.Client) {
+	ctx := testCtx(t, 20*time.Second)
+	a, b := sideKeys("slow", 1, false)[0], sideKeys("slow", 1, true)[0]
+	if err := clients[1].MSet(ctx, a, "old", b, "old").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 300
+	prev := cluster.SetLockTTL(ttl)
+	defer cluster.SetLockTTL(prev)
+	prewritten, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	cluster.SetDTxnHook(c.Nodes[0], func(phase string) error {
+		if phase == "prewritten" {
+			once.Do(func() {
+				close(prewritten)
+				<-release
+			})
+		}
+		return nil
+	})
+	defer cluster.SetDTxnHook(c.Nodes[0], nil)
+	_, conflictsBefore, _ := cluster.DTxnStats(c.Nodes[0])
+	beatsBefore := cluster.DTxnHeartbeats(c.Nodes[0])
+
+	wrote := make(chan error, 1)
+	go func() { wrote <- clients[0].MSet(ctx, a, "new", b, "new").Err() }()
+	select {
+	case <-prewritten:
+	case err := <-wrote:
+		t.Fatalf("MSET ended before its prewrite was held: %v", err)
+	}
+	read := make(chan *redis.StringCmd, 1)
+	go func() { read <- clients[1].Get(ctx, a) }()
+	// Hold the transaction until it has outlived its first TTL three
+	// times over (a heartbeat goes out every third of a TTL).
+	for cluster.DTxnHeartbeats(c.Nodes[0])-beatsBefore < 9 {
+		if ctx.Err() != nil {
+			close(release)
+			t.Fatal("no heartbeats from a held transaction")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(release)
+	if err := <-wrote; err != nil {
+		t.Fatalf("MSET: %v", err)
+	}
+	if got := <-read; got.Err() != nil || got.Val() != "new" {
+		t.Fatalf("GET %s waiting on the held lock = %q %v, want new", a, got.Val(), got.Err())
+	}
+	if _, conflicts, _ := cluster.DTxnStats(c.Nodes[0]); conflicts != conflictsBefore {
+		t.Fatalf("the held transaction was rolled back by the reader and rerun (%d conflicts)", conflicts-conflictsBefore)
 	}
 }

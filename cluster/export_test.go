@@ -12,3 +12,10 @@ func DTxnStats(n *Node) (committed, conflicts, resolved int64) {
 	s := &n.exec.dstats
 	return s.committed.Load(), s.conflicts.Load(), s.resolved.Load()
 }
+
+// SetLockTTL sets the TTL of distributed transactions' locks, for every
+// node of the process, and returns the previous one.
+func SetLockTTL(ms int64) int64 { return lockTTLMs.Swap(ms) }
+
+// DTxnHeartbeats is how many TxnHeartBeat requests n's coordinator sent.
+func DTxnHeartbeats(n *Node) int64 { return n.exec.dstats.heartbeats.Load() }

@@ -30,6 +30,7 @@ const (
 	kvOpResolve     uint32 = 5 // Keys, StartTS, CommitTS (0: roll back)
 	kvOpCheckStatus uint32 = 6 // Primary, StartTS, CurrentTS, Flags&kvFlagRollbackIfNotExist
 	kvOpLatest      uint32 = 7 // Keys[0] at StartTS: CommitTS = its newest put/delete
+	kvOpHeartBeat   uint32 = 8 // Primary, StartTS, TTLMs: raise the primary lock's TTL
 )
 
 // TxnKV request flags (rpc.TxnKVRequest.Flags). FROZEN.
@@ -91,7 +92,7 @@ func requestKeys(req *rpc.TxnKVRequest) [][]byte {
 			out[i] = req.Mutations[i].Key
 		}
 		return out
-	case kvOpCheckStatus:
+	case kvOpCheckStatus, kvOpHeartBeat:
 		return [][]byte{req.Primary}
 	case kvOpScan:
 		return [][]byte{req.Lower}
@@ -164,6 +165,8 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 		if st.State == mvcc.TxnLocked {
 			resp.Lock = st.Lock.Encode()
 		}
+	case kvOpHeartBeat:
+		_, mods, err = mvcc.TxnHeartBeat(rd, req.Primary, req.StartTS, req.TTLMs)
 	default:
 		return nil, fmt.Errorf("cluster: unknown TxnKV op %d", req.Op)
 	}
