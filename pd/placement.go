@@ -369,6 +369,9 @@ func (p *placement) runSchedulers(ctx context.Context) {
 	if p.paused(c) {
 		return
 	}
+	for _, op := range p.ops {
+		c.Pending = append(c.Pending, op)
+	}
 	busy := func(id uint64) bool { return p.ops[id] != nil }
 	for _, balance := range []func(schedule.Config, *schedule.Cluster, func(uint64) bool) *schedule.Operator{
 		schedule.BalanceLeaders, schedule.BalanceRegions,

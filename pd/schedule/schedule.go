@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -42,6 +43,12 @@ type Cluster struct {
 	// replica checker runs on every heartbeat: the caller passes counts it
 	// keeps instead of every region.)
 	RegionCount, LeaderCount map[uint64]int
+	// Pending holds the operators in flight. The balancers count their
+	// remaining steps as if done (PD's "operator influence"): a leader
+	// transfer takes a second or two to show in the leader's heartbeat,
+	// and a balancer blind to it overshoots, moving another leader off
+	// the same store, then back, for ever.
+	Pending []*Operator
 }
 
 // Operator is a sequence of steps for one region, run one at a time.
@@ -131,12 +138,41 @@ func step(kind pdclient.OperatorKind, r *meta.RegionState, p pdclient.Peer) pdcl
 	return pdclient.Operator{Kind: kind, RegionID: r.Region.ID, Epoch: r.Region.Epoch, Peer: p}
 }
 
-// counts returns the region and leader count of every store.
+// counts returns the region and leader count of every store, with the
+// remaining steps of the pending operators counted as done.
 func (c *Cluster) counts() (regions, leaders map[uint64]int) {
 	if c.RegionCount != nil && c.LeaderCount != nil {
-		return c.RegionCount, c.LeaderCount
+		regions, leaders = c.RegionCount, c.LeaderCount
+	} else {
+		regions, leaders = CountRegions(c.Regions)
 	}
-	return CountRegions(c.Regions)
+	if len(c.Pending) == 0 {
+		return regions, leaders
+	}
+	regions, leaders = maps.Clone(regions), maps.Clone(leaders)
+	leaderOf := make(map[uint64]uint64, len(c.Regions))
+	for i := range c.Regions {
+		if r := &c.Regions[i]; r.Leader.ID != 0 {
+			leaderOf[r.Region.ID] = r.Leader.StoreID
+		}
+	}
+	for _, op := range c.Pending {
+		for _, st := range op.Steps[min(op.Current, len(op.Steps)):] {
+			switch st.Kind {
+			case pdclient.OpAddLearner:
+				regions[st.Peer.StoreID]++
+			case pdclient.OpRemovePeer:
+				regions[st.Peer.StoreID]--
+			case pdclient.OpTransferLeader:
+				if from, ok := leaderOf[op.RegionID]; ok && from != st.Peer.StoreID {
+					leaders[from]--
+					leaders[st.Peer.StoreID]++
+					leaderOf[op.RegionID] = st.Peer.StoreID
+				}
+			}
+		}
+	}
+	return regions, leaders
 }
 
 // CountRegions returns the number of replicas and leaders per store.

@@ -153,6 +153,19 @@ func TestBalanceLeaders(t *testing.T) {
 	if got := render(BalanceLeaders(cfg3, c, busy)); got != "balance-leader: TransferLeader@3(203)" {
 		t.Fatalf("busy region 1: got %s", got)
 	}
+	// With that transfer in flight, store 1 counts 2 leaders and store 3
+	// one: within tolerance, so no second transfer off store 1 (a
+	// balancer blind to it moved leaders back and forth for ever).
+	inFlight := *c
+	inFlight.Pending = []*Operator{BalanceLeaders(cfg3, c, never)}
+	if op := BalanceLeaders(cfg3, &inFlight, func(id uint64) bool { return id == 1 }); op != nil {
+		t.Fatalf("overshoot: a transfer in flight, got %s", render(op))
+	}
+	// A finished step no longer counts.
+	inFlight.Pending[0].Current = 1
+	if got := render(BalanceLeaders(cfg3, &inFlight, func(id uint64) bool { return id == 1 })); got != "balance-leader: TransferLeader@3(203)" {
+		t.Fatalf("done operator: got %s", got)
+	}
 	even := &Cluster{Stores: stores(3, nil, nil), Regions: []meta.RegionState{
 		rgn(1, 1, "1", "2", "3"), rgn(2, 2, "1", "2", "3"), rgn(3, 1, "1", "2", "3"), rgn(4, 3, "1", "2", "3"),
 	}}
