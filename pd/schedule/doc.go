@@ -19,6 +19,10 @@
 //     regions to the one with the fewest when they differ by more than
 //     RegionTolerance (add learner, promote, remove).
 //
+// Both balancers count the remaining steps of the operators in flight
+// (Cluster.Pending) as done, so they do not overshoot while a transfer
+// waits to show in the new leader's heartbeat.
+//
 // New peers have ID 0 in the returned steps; the caller allocates an ID and
 // fills it in (FillPeerID) before handing the operator out.
 package schedule
