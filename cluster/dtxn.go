@@ -15,6 +15,7 @@ import (
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/commands/keyspace"
 	"github.com/skerrydb/skerry/mvcc"
+	"github.com/skerrydb/skerry/mvcc/keys"
 	"github.com/skerrydb/skerry/mvcc/txn"
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
@@ -68,10 +69,11 @@ func init() { lockTTLMs.Store(3000) }
 
 // dtxnStats counts the slow path's work (tests and, later, INFO).
 type dtxnStats struct {
-	committed  atomic.Int64 // distributed transactions that wrote and committed
-	conflicts  atomic.Int64 // attempts that conflicted and were rerun
-	resolved   atomic.Int64 // locks resolved (committed or rolled back) by readers
-	heartbeats atomic.Int64 // TxnHeartBeat requests sent for slow commits
+	committed    atomic.Int64 // distributed transactions that wrote and committed
+	conflicts    atomic.Int64 // attempts that conflicted and were rerun
+	resolved     atomic.Int64 // locks resolved (committed or rolled back) by readers
+	heartbeats   atomic.Int64 // TxnHeartBeat requests sent for slow commits
+	prefetchHits atomic.Int64 // body reads answered by the prefetch
 }
 
 // distTxn is the coordinator's keyspace.Txn. Not safe for concurrent use.
@@ -81,8 +83,9 @@ type distTxn struct {
 	startTS      uint64
 	began        time.Time
 	reads        map[string]cachedValue
-	read         map[string]bool // keys read (lock-only unless written)
-	txn.WriteSet                 // Set, Delete, Savepoint, RollbackTo
+	prefetched   map[string]cachedValue // read ahead by prefetch, not yet by the body
+	read         map[string]bool        // keys read (lock-only unless written)
+	txn.WriteSet                        // Set, Delete, Savepoint, RollbackTo
 }
 
 type cachedValue struct {
@@ -118,6 +121,12 @@ func (t *distTxn) Get(key []byte) ([]byte, bool, error) {
 	if r, ok := t.reads[string(key)]; ok {
 		return r.v, r.ok, nil
 	}
+	if r, ok := t.prefetched[string(key)]; ok {
+		t.x.dstats.prefetchHits.Add(1)
+		t.reads[string(key)] = r
+		t.read[string(key)] = true
+		return r.v, r.ok, nil
+	}
 	var resp *rpc.TxnKVResponse
 	err := t.x.withResolve(t.ctx, func() (err error) {
 		resp, err = t.x.sendKey(t.ctx, key, &rpc.TxnKVRequest{Op: kvOpGet, Keys: [][]byte{key}, StartTS: t.startTS})
@@ -137,6 +146,54 @@ func (t *distTxn) Get(key []byte) ([]byte, bool, error) {
 	t.reads[string(key)] = cachedValue{v, p.Found}
 	t.read[string(key)] = true
 	return v, p.Found, nil
+}
+
+// prefetch reads the metadata records of the command's Redis keys at
+// start_ts in one request per region, all regions in parallel, so that a
+// body reading its keys one after another (MSET checks what each key held,
+// a transfer reads both accounts) pays one round trip, not one per key.
+// A key counts as read only once the body reads it. Best effort: a region
+// that answers with an error (a lock, a moved leader) is left to the
+// body's own reads, which resolve or re-route.
+func (t *distTxn) prefetch(db int, ks [][]byte) {
+	if len(ks) < 2 {
+		return
+	}
+	metas := make([][]byte, len(ks))
+	for i, k := range ks {
+		metas[i] = keys.MetaKey(db, k)
+	}
+	groups, err := t.x.group(t.ctx, metas)
+	if err != nil {
+		return
+	}
+	got := make([][]rpc.TxnKVPair, len(groups))
+	var wg sync.WaitGroup
+	for i, g := range groups {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, req, err := t.x.sendGroup(t.ctx, g, func(ks [][]byte) *rpc.TxnKVRequest {
+				return &rpc.TxnKVRequest{Op: kvOpGet, Keys: ks, StartTS: t.startTS}
+			})
+			if err == nil && kvResponseError(req, resp) == nil && len(resp.Pairs) == len(req.Keys) {
+				got[i] = resp.Pairs
+			}
+		}()
+	}
+	wg.Wait()
+	for _, pairs := range got {
+		for _, p := range pairs {
+			v := bytes.Clone(p.Value)
+			if p.Found && v == nil {
+				v = []byte{}
+			}
+			if t.prefetched == nil {
+				t.prefetched = map[string]cachedValue{}
+			}
+			t.prefetched[string(p.Key)] = cachedValue{v, p.Found}
+		}
+	}
 }
 
 // LatestCommitTS implements keyspace.Txn. The key counts as read.
@@ -516,12 +573,13 @@ func (x *executor) resolveOnce(ctx context.Context, le *mvcc.KeyLockedError) (al
 
 // distUpdate runs fns (in order, each under a savepoint, as UpdateBatch)
 // in a distributed transaction, rerunning them all on a conflict.
-func (x *executor) distUpdate(ctx context.Context, fns []func(keyspace.Txn) error) ([]error, error) {
+func (x *executor) distUpdate(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
 	for attempt := 1; ; attempt++ {
 		t, err := x.newDistTxn(ctx)
 		if err != nil {
 			return nil, err
 		}
+		t.prefetch(db, ks)
 		errs := make([]error, len(fns))
 		aborted := false
 		for i, fn := range fns {
@@ -560,11 +618,12 @@ func (x *executor) distUpdate(ctx context.Context, fns []func(keyspace.Txn) erro
 }
 
 // distView runs fn in a distributed read-only transaction.
-func (x *executor) distView(ctx context.Context, fn func(keyspace.Txn) error) error {
+func (x *executor) distView(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	t, err := x.newDistTxn(ctx)
 	if err != nil {
 		return err
 	}
+	t.prefetch(db, ks)
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -605,7 +664,7 @@ func (x *executor) updateBatchSlow(ctx context.Context, db int, ks [][]byte, fns
 				return nil, rerr
 			}
 		case errors.Is(err, ErrCrossRegion), errors.Is(err, ErrNoRegion):
-			return x.distUpdate(ctx, fns)
+			return x.distUpdate(ctx, db, ks, fns)
 		default:
 			return errs, err
 		}
@@ -627,7 +686,7 @@ func (x *executor) viewSlow(ctx context.Context, db int, ks [][]byte, fn func(ke
 				return rerr
 			}
 		case errors.Is(err, ErrCrossRegion), errors.Is(err, ErrNoRegion):
-			return x.distView(ctx, fn)
+			return x.distView(ctx, db, ks, fn)
 		default:
 			return err
 		}

@@ -131,6 +131,7 @@ func TestDistributedTransactions(t *testing.T) {
 		testDistBank(t, clients, "split", func() { splitRightHalf(t, c) })
 	})
 	t.Run("KeylessCommands", func(t *testing.T) { testDistKeyless(t, c, clients) })
+	t.Run("Prefetch", func(t *testing.T) { testDistPrefetch(t, c, clients) })
 	t.Run("SlowCommitStaysAlive", func(t *testing.T) { testDistSlowCommit(t, c, clients) })
 	t.Run("CoordinatorCrash", func(t *testing.T) { testDistCoordinatorCrash(t, c, clients) })
 	t.Run("CoordinatorCrashBeforeCommit", func(t *testing.T) { testDistCrashBeforeCommit(t, c, clients) })
@@ -642,5 +643,34 @@ func testDistSlowCommit(t *testing.T, c *clustertest.Cluster, clients []*redis.C
 	}
 	if _, conflicts, _ := cluster.DTxnStats(c.Nodes[0]); conflicts != conflictsBefore {
 		t.Fatalf("the held transaction was rolled back by the reader and rerun (%d conflicts)", conflicts-conflictsBefore)
+	}
+}
+
+// testDistPrefetch checks that a cross-region command's reads of its own
+// keys come from one read-ahead round (one request per region) rather
+// than one round trip per key.
+func testDistPrefetch(t *testing.T, c *clustertest.Cluster, clients []*redis.Client) {
+	ctx := testCtx(t, 20*time.Second)
+	ks := mixedKeys("pf", 4)
+	args := make([]any, 0, 2*len(ks))
+	for _, k := range ks {
+		args = append(args, k, "v")
+	}
+	before := cluster.DTxnPrefetchHits(c.Nodes[0])
+	if err := clients[0].MSet(ctx, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// MSET reads what each of its 8 keys held before overwriting it.
+	if hits := cluster.DTxnPrefetchHits(c.Nodes[0]) - before; hits < int64(len(ks)) {
+		t.Fatalf("%d of MSET's %d key reads were prefetched", hits, len(ks))
+	}
+	vals, err := clients[1].MGet(ctx, ks...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != "v" {
+			t.Fatalf("%s = %v after MSET", ks[i], v)
+		}
 	}
 }

@@ -19,3 +19,7 @@ func SetLockTTL(ms int64) int64 { return lockTTLMs.Swap(ms) }
 
 // DTxnHeartbeats is how many TxnHeartBeat requests n's coordinator sent.
 func DTxnHeartbeats(n *Node) int64 { return n.exec.dstats.heartbeats.Load() }
+
+// DTxnPrefetchHits is how many of n's distributed reads the prefetch
+// answered.
+func DTxnPrefetchHits(n *Node) int64 { return n.exec.dstats.prefetchHits.Load() }
