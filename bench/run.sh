@@ -19,8 +19,12 @@
 # redis-benchmark against one node of a 3-node playground in forwarding
 # mode (SET/GET, medians of RUNS, ratio printed).
 #
+# Then, unless TXN=0, bench/txn.sh: cross-slot MSET (10 keys) and MULTI/EXEC
+# transfers beside SET on a 3-node playground split into three regions.
+#
 #   CLUSTER=0 bench/run.sh       # no etcd comparison
 #   CLUSTERPROTO=0 bench/run.sh  # no smart-client comparison
+#   TXN=0 bench/run.sh           # no cross-slot transaction figures
 #   SINGLE=0 bench/run.sh        # cluster comparisons only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +42,7 @@ BIGDEL=${BIGDEL:-1000000}
 SKERRY=${SKERRY:-./bin/skerry}
 CLUSTER=${CLUSTER:-1}
 CLUSTERPROTO=${CLUSTERPROTO:-1}
+TXN=${TXN:-1}
 SINGLE=${SINGLE:-1}
 
 cluster() {
@@ -47,6 +52,10 @@ cluster() {
 	if [ "$CLUSTERPROTO" = 1 ]; then
 		[ "$CLUSTER" = 1 ] && echo
 		REQUESTS=$REQUESTS CLIENTS=$CLIENTS RUNS=$RUNS KEYSPACE=$KEYSPACE SKERRY=$SKERRY bench/cluster-proto.sh
+	fi
+	if [ "$TXN" = 1 ]; then
+		echo
+		CLIENTS=$CLIENTS RUNS=$RUNS KEYSPACE=$KEYSPACE SKERRY=$SKERRY bench/txn.sh
 	fi
 }
 if [ "$SINGLE" = 0 ]; then
