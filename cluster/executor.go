@@ -35,6 +35,7 @@ type raftStore interface {
 	ProposeEpoch(ctx context.Context, regionID uint64, epoch regionraft.Epoch, cmd []byte) error
 	Epoch(regionID uint64) (regionraft.Epoch, bool)
 	ReadBarrier(ctx context.Context, regionID uint64) error
+	WriteBarrier(ctx context.Context, regionID uint64) error
 	FollowerReadBarrier(ctx context.Context, regionID uint64) error
 	RegionForKeys(keys [][]byte) (uint64, bool)
 	Leader(regionID uint64) (regionraft.Peer, bool)
@@ -207,6 +208,15 @@ func (x *executor) notLocal(region uint64, err error) error {
 	return err
 }
 
+// barrierMode is what a local transaction's reads wait for (begin).
+type barrierMode int
+
+const (
+	barrierLeader     barrierMode = iota // ReadBarrier: linearizable on the leader
+	barrierAnyReplica                    // FollowerReadBarrier (READONLY connections)
+	barrierWrite                         // WriteBarrier: the transaction proposes, or checks at commit
+)
+
 // localTxn is a transaction running on this node's fast path, holding the
 // latches of its keys.
 type localTxn struct {
@@ -218,6 +228,10 @@ type localTxn struct {
 	t      *txn.Txn
 	// snap is the engine snapshot a replica read runs on; nil otherwise.
 	snap engine.Snapshot
+	// writeBarrier: the reads passed only WriteBarrier; if the
+	// transaction proposes nothing, ReadBarrier must pass before its
+	// reply.
+	writeBarrier bool
 }
 
 // end releases the reader's iterator and snapshot, then the latches.
@@ -237,7 +251,8 @@ func (lt *localTxn) end() {
 // to apply up to it), so the read is served here, still linearizable; a
 // follower that cannot (no leader known, read index lost) answers
 // NotLocalError and the read goes to the leader as before.
-func (x *executor) begin(ctx context.Context, db int, ks [][]byte, anyReplica bool) (lt localTxn, err error) {
+func (x *executor) begin(ctx context.Context, db int, ks [][]byte, mode barrierMode) (lt localTxn, err error) {
+	anyReplica := mode == barrierAnyReplica
 	lks := latchKeys(db, ks)
 	lt.guard = x.acquire(lks)
 	defer func() {
@@ -254,8 +269,11 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte, anyReplica bo
 		return lt, &commands.NotLocalError{Cause: regionraft.ErrRegionNotFound}
 	}
 	barrier := x.raft.ReadBarrier
-	if anyReplica {
+	switch mode {
+	case barrierAnyReplica:
 		barrier = x.raft.FollowerReadBarrier
+	case barrierWrite:
+		barrier, lt.writeBarrier = x.raft.WriteBarrier, true
 	}
 	if err = barrier(ctx, lt.region); err != nil {
 		return lt, x.notLocal(lt.region, err)
@@ -340,7 +358,7 @@ func (x *executor) UpdateBatch(ctx context.Context, db int, ks [][]byte, fns []f
 
 // updateBatchLocal is UpdateBatch on the local fast path.
 func (x *executor) updateBatchLocal(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
-	lt, err := x.begin(ctx, db, ks, false)
+	lt, err := x.begin(ctx, db, ks, barrierWrite)
 	if err != nil {
 		return nil, err
 	}
@@ -363,6 +381,15 @@ func (x *executor) updateBatchLocal(ctx context.Context, db int, ks [][]byte, fn
 func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	t, ts := lt.t, lt.ts
 	if t.Empty() {
+		if !lt.writeBarrier {
+			return nil
+		}
+		// Nothing to propose proves this node still leads: confirm it
+		// now, after the reads (no other leader can have committed in
+		// between if a quorum still follows this one), before the reply.
+		if err := x.raft.ReadBarrier(ctx, lt.region); err != nil {
+			return x.notLocal(lt.region, err)
+		}
 		return nil
 	}
 	// One timestamp serves as start and commit: the latches guarantee no
@@ -408,7 +435,11 @@ func (x *executor) View(ctx context.Context, db int, ks [][]byte, fn func(keyspa
 
 // viewLocal is View on the local fast path.
 func (x *executor) viewLocal(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
-	lt, err := x.begin(ctx, db, ks, commands.ReplicaRead(ctx))
+	mode := barrierLeader
+	if commands.ReplicaRead(ctx) {
+		mode = barrierAnyReplica
+	}
+	lt, err := x.begin(ctx, db, ks, mode)
 	if err != nil {
 		return err
 	}

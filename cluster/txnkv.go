@@ -124,7 +124,15 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 	if !ok {
 		return &rpc.TxnKVResponse{ErrCode: kvErrRegion}, nil
 	}
-	if err := x.raft.ReadBarrier(ctx, region); err != nil {
+	// Actions that may write pass the cheaper WriteBarrier (their
+	// proposal proves the leadership), and ReadBarrier only when they end
+	// up proposing nothing.
+	writes := req.Op != kvOpGet && req.Op != kvOpScan && req.Op != kvOpLatest
+	barrier := x.raft.ReadBarrier
+	if writes {
+		barrier = x.raft.WriteBarrier
+	}
+	if err := barrier(ctx, region); err != nil {
 		return x.kvRaftError(region, err), nil
 	}
 	rd := mvcc.NewReaderWithLocks(x.engine, req.StartTS, x.locks)
@@ -169,6 +177,11 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 		_, mods, err = mvcc.TxnHeartBeat(rd, req.Primary, req.StartTS, req.TTLMs)
 	default:
 		return nil, fmt.Errorf("cluster: unknown TxnKV op %d", req.Op)
+	}
+	if len(mods) == 0 && writes {
+		if berr := x.raft.ReadBarrier(ctx, region); berr != nil {
+			return x.kvRaftError(region, berr), nil
+		}
 	}
 	if err != nil {
 		return kvErrorResponse(err), nil

@@ -1,9 +1,11 @@
 package regionraft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func threeVoterRegion() Region {
@@ -190,5 +192,40 @@ func TestOnLeaderChangeReportsGainAndLoss(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("after isolating the leader: lost=%v gained=%v", lost, gained)
 		}
+	}
+}
+
+// TestWriteBarrierSkipsTheQuorumRound: a leader that applied an entry of
+// its own term lets a write's reads through without a ReadIndex round
+// (its proposal proves the leadership), even cut off from its followers,
+// where ReadBarrier cannot pass; a follower refuses with the leader.
+func TestWriteBarrierSkipsTheQuorumRound(t *testing.T) {
+	c := newTestCluster(t, []uint64{1, 2, 3}, nil, threeVoterRegion())
+	ls := c.leader(1)
+	c.propose(1, "w1")
+	c.waitHas([]uint64{1, 2, 3}, []string{"w1"})
+	leader, _ := ls.Leader(1)
+	if err := ls.WriteBarrier(ctxT(t), 1); err != nil {
+		t.Fatalf("WriteBarrier on the leader: %v", err)
+	}
+	for id, s := range c.stores {
+		if id == leader.StoreID {
+			continue
+		}
+		var nl *NotLeaderError
+		if err := s.WriteBarrier(ctxT(t), 1); !errors.As(err, &nl) || nl.Leader.StoreID != leader.StoreID {
+			t.Fatalf("WriteBarrier on follower %d = %v, want NotLeaderError naming %d", id, err, leader.StoreID)
+		}
+	}
+	c.tr.mu.Lock()
+	c.tr.down[leader.StoreID] = true
+	c.tr.mu.Unlock()
+	if err := ls.WriteBarrier(ctxT(t), 1); err != nil {
+		t.Fatalf("WriteBarrier on the cut-off leader: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := ls.ReadBarrier(ctx, 1); err == nil {
+		t.Fatal("ReadBarrier passed on a leader cut off from every follower")
 	}
 }

@@ -158,9 +158,11 @@ type peer struct {
 	compactProposed bool
 	dirty           bool // apply state changed in this round
 	// appliedTerm is the term of the last entry applied by this incarnation
-	// (0 before the first); soloPublished mirrors regionInfo.soloLeader.
-	appliedTerm   uint64
-	soloPublished bool
+	// (0 before the first); soloPublished and writePublished mirror
+	// regionInfo.soloLeader and regionInfo.writeReady.
+	appliedTerm    uint64
+	soloPublished  bool
+	writePublished bool
 
 	// initialized: the peer has a range and a log (bootstrapped, split off
 	// or restored from a snapshot). An uninitialized peer was created by a

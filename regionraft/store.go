@@ -27,6 +27,11 @@ type regionInfo struct {
 	// acknowledged write of such a region is applied here before its
 	// proposal completes, so a read needs no ReadIndex round.
 	soloLeader bool
+	// writeReady: this peer leads and has applied an entry of its own
+	// term, hence every entry an earlier leader committed. A write's
+	// reads need no ReadIndex round here (WriteBarrier): if leadership
+	// was lost meanwhile, the write's proposal cannot commit.
+	writeReady bool
 }
 
 // Store holds this node's peers of every region and drives their raft
@@ -473,6 +478,30 @@ func (s *Store) ReadBarrier(ctx context.Context, regionID uint64) error {
 	return s.readBarrier(ctx, regionID, false)
 }
 
+// WriteBarrier returns once the reads of a transaction that will propose
+// a write may be served from this store's engine. On a leader that has
+// applied an entry of its own term it returns at once: every entry of
+// earlier terms is applied, later ones of this region are this leader's
+// own (their latches keep a command from reading around them), and if
+// leadership moved since, the write's proposal cannot commit, so nothing
+// read here is acknowledged. Otherwise it is ReadBarrier. A transaction
+// that ends up proposing nothing must pass ReadBarrier before it answers.
+func (s *Store) WriteBarrier(ctx context.Context, regionID uint64) error {
+	s.mu.Lock()
+	ri, ok := s.info[regionID]
+	ready := ok && ri.writeReady
+	s.mu.Unlock()
+	if ready {
+		select {
+		case <-s.done:
+			return s.stopErr()
+		default:
+			return nil
+		}
+	}
+	return s.readBarrier(ctx, regionID, false)
+}
+
 // FollowerReadBarrier is ReadBarrier for any replica of the region: on the
 // leader it is ReadBarrier; on a follower or learner it asks the leader for
 // its read index (raft ReadIndex, forwarded as MsgReadIndex; the leader
@@ -665,8 +694,9 @@ func (s *Store) setLeader(p *peer, wasLeader bool) {
 		ri.leader = p.leaderPeer()
 		ri.term = p.rn.BasicStatus().GetTerm()
 		// See maybePublishSolo.
-		ri.soloLeader = p.isLeader() && p.soloVoter() && p.appliedTerm == p.storage.hs.GetTerm()
-		p.soloPublished = ri.soloLeader
+		ri.writeReady = p.isLeader() && p.appliedTerm == p.storage.hs.GetTerm()
+		ri.soloLeader = ri.writeReady && p.soloVoter()
+		p.soloPublished, p.writePublished = ri.soloLeader, ri.writeReady
 	}
 	close(s.leaderCh)
 	s.leaderCh = make(chan struct{})

@@ -705,11 +705,15 @@ func (s *Store) onSoftState(p *peer, ss *raft.SoftState, acks []completion) []co
 }
 
 // maybePublishSolo lets ReadBarrier skip the ReadIndex round on a
-// single-voter leader once it has applied an entry of its own term (its
-// no-op): every entry committed by earlier terms, possibly acknowledged
-// before a restart, is then applied here.
+// single-voter leader, and WriteBarrier on any leader, once it has
+// applied an entry of its own term (its no-op): every entry committed by
+// earlier terms, possibly acknowledged before a restart, is then applied
+// here.
 func (s *Store) maybePublishSolo(p *peer) {
-	if p.soloPublished || !p.isLeader() || !p.soloVoter() || p.appliedTerm != p.storage.hs.GetTerm() {
+	if !p.isLeader() || p.appliedTerm != p.storage.hs.GetTerm() {
+		return
+	}
+	if p.writePublished && (p.soloPublished || !p.soloVoter()) {
 		return
 	}
 	s.setLeader(p, true)
