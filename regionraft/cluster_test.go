@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 func threeVoterRegion() Region {
@@ -227,5 +229,87 @@ func TestWriteBarrierSkipsTheQuorumRound(t *testing.T) {
 	defer cancel()
 	if err := ls.ReadBarrier(ctx, 1); err == nil {
 		t.Fatal("ReadBarrier passed on a leader cut off from every follower")
+	}
+}
+
+// lastIndex asks the raft goroutine for the last log index of regionID.
+func (s *Store) lastIndex(regionID uint64) uint64 {
+	var last uint64
+	_ = s.runOnLoop(context.Background(), func() error {
+		if p := s.peers[regionID]; p != nil && p.initialized {
+			last, _ = p.storage.LastIndex()
+		}
+		return nil
+	})
+	return last
+}
+
+// TestProposalCoveredBySnapshotIsOutcomeUnknown: a leader's proposal
+// reaches the followers but the leader never learns it committed; cut
+// off, it is replaced by a follower that commits the entry, compacts its
+// log, and sends the old leader a snapshot. The waiting proposal must end
+// with ErrOutcomeUnknown (it applied elsewhere), never ErrProposalDropped,
+// which tells the caller to run the command again.
+func TestProposalCoveredBySnapshotIsOutcomeUnknown(t *testing.T) {
+	c := newTestCluster(t, []uint64{1, 2, 3}, func(cfg *Config) { cfg.RaftLogGCThreshold = 4 },
+		threeVoterRegion())
+	c.propose(1, "before")
+	c.waitHas([]uint64{1, 2, 3}, []string{"before"})
+	ls := c.leader(1)
+	old, _ := ls.Leader(1)
+	// The followers append the next entry but their acks never arrive.
+	c.tr.mu.Lock()
+	c.tr.dropTypes = map[raftpb.MessageType]bool{raftpb.MsgAppResp: true}
+	c.tr.mu.Unlock()
+	base := ls.lastIndex(1)
+	proposed := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		proposed <- ls.Propose(ctx, 1, []byte("covered"))
+	}()
+	eventually(t, "the followers appended the entry", func() bool {
+		want := ls.lastIndex(1)
+		for id, s := range c.stores {
+			if id != old.StoreID && s.lastIndex(1) < want {
+				return false
+			}
+		}
+		return want > base
+	})
+	select {
+	case err := <-proposed:
+		t.Fatalf("the proposal ended before the leader was cut off: %v", err)
+	default:
+	}
+	c.tr.mu.Lock()
+	c.tr.dropTypes = nil
+	c.tr.down[old.StoreID] = true
+	c.tr.mu.Unlock()
+	// The others elect a leader, which commits the entry, and write on
+	// until the log is compacted past it.
+	var others []uint64
+	for id := range c.stores {
+		if id != old.StoreID {
+			others = append(others, id)
+		}
+	}
+	c.live[old.StoreID] = false
+	for i := range 12 {
+		c.propose(1, fmt.Sprintf("after%d", i))
+	}
+	c.waitHas(others, []string{"covered", "after11"})
+	c.live[old.StoreID] = true
+	c.tr.mu.Lock()
+	c.tr.down[old.StoreID] = false
+	c.tr.mu.Unlock()
+	c.waitHas([]uint64{old.StoreID}, []string{"covered", "after11"})
+	select {
+	case err := <-proposed:
+		if !errors.Is(err, ErrOutcomeUnknown) {
+			t.Fatalf("proposal applied through a snapshot ended with %v, want ErrOutcomeUnknown", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the proposal did not end after the snapshot")
 	}
 }

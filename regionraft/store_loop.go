@@ -632,6 +632,18 @@ func (s *Store) onSnapshotReady(p *peer, b engine.Batch, snap *raftpb.Snapshot, 
 	p.regionChanged = true
 	p.appliedTerm = md.GetTerm()
 	p.dirty = false // the apply state is in b already
+	// Entries up to the snapshot's index count as applied without having
+	// been seen here: a proposal of this peer (made while it led, or
+	// forwarded) may be among them, committed by the next leader, or may
+	// not. Its outcome is unknown, never "dropped": a dropped command is
+	// run again, and this one may have applied (an INCR counted twice).
+	for _, w := range p.proposals {
+		if w.index <= md.GetIndex() {
+			delete(p.proposals, w.id)
+			acks = append(acks, completion{done: w.done, err: fmt.Errorf("%w: region %d applied a snapshot over it",
+				ErrOutcomeUnknown, p.region.ID), prop: w})
+		}
+	}
 	return append(acks, completion{done: exp.done}), nil
 }
 
