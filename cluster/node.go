@@ -293,8 +293,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 // (tests use it; acknowledged data is durable either way).
 func (n *Node) CloseAbruptly() error {
 	n.abrupt.Store(true)
-	// Off the network first, as a crash would be: no more raft messages
-	// in or out, no forwarded commands, while the rest shuts down.
+	// Commands in flight end now (their outcome is unknown, as a crash
+	// leaves it): a forwarded write waiting on a proposal that can no
+	// longer commit would otherwise hold rpcs.Stop, which waits for
+	// every handler, for ever.
+	n.cancel()
+	// Off the network, as a crash would be: no more raft messages in or
+	// out, no forwarded commands, while the rest shuts down.
 	if n.rpcs != nil {
 		n.rpcs.Stop()
 	}
