@@ -1,5 +1,7 @@
 package cluster
 
+import "github.com/skerrydb/skerry/mvcc/engine"
+
 // SetDTxnHook makes n's distributed transactions call f at each phase
 // ("prewritten", "primary-committed"); an error from f stops them there,
 // as a coordinator crash would (locks stay behind). Set it while no
@@ -12,3 +14,15 @@ func DTxnStats(n *Node) (committed, conflicts, resolved int64) {
 	s := &n.exec.dstats
 	return s.committed.Load(), s.conflicts.Load(), s.resolved.Load()
 }
+
+// Engine returns n's storage engine (tests count MVCC records in it).
+func Engine(n *Node) engine.Engine { return n.engine }
+
+// MVCCGCStats returns the write records n's version collector deleted
+// and the GC safe point it last used.
+func MVCCGCStats(n *Node) (deleted int64, safePoint uint64) {
+	return n.vgc.deleted.Load(), n.exec.safePoint.Load()
+}
+
+// LeadsAny reports whether n leads some region now.
+func LeadsAny(n *Node) bool { return !n.leads().none() }
