@@ -72,6 +72,20 @@ type Config struct {
 	// GCPeriod is how often the collector of deleted collections' members
 	// runs. Default 100ms.
 	GCPeriod time.Duration
+	// GCLifeTime is how long overwritten and deleted MVCC versions stay
+	// readable before they may be collected: PD's GC safe point is at most
+	// this far behind its TSO, and further while a transaction older than
+	// that runs (embedded PD only; flag --gc-life-time). 0: 10 min
+	// (pd.DefaultGCLifeTime, as TiDB's tikv_gc_life_time); minimum 1ms.
+	GCLifeTime time.Duration
+	// StoreHeartbeatInterval is how often a cluster node sends PD its
+	// store heartbeat (liveness, region counts, and the oldest running
+	// transaction, which holds the GC safe point back). Default 10s.
+	StoreHeartbeatInterval time.Duration
+	// VersionGCPeriod is how often a node reads the GC safe point from PD
+	// and collects, on every region it leads, the versions below it.
+	// Default 1 min.
+	VersionGCPeriod time.Duration
 	// ShutdownTimeout bounds a graceful stop. Default 10s.
 	ShutdownTimeout time.Duration
 	// ClusterRedirect makes the node act as a Redis Cluster node (flag
@@ -123,6 +137,12 @@ func (c *Config) Validate() error {
 	if c.GCPeriod == 0 {
 		c.GCPeriod = 100 * time.Millisecond
 	}
+	if c.StoreHeartbeatInterval == 0 {
+		c.StoreHeartbeatInterval = 10 * time.Second
+	}
+	if c.VersionGCPeriod == 0 {
+		c.VersionGCPeriod = time.Minute
+	}
 	if c.ExpirePeriod == 0 {
 		c.ExpirePeriod = 100 * time.Millisecond
 	}
@@ -142,6 +162,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxClients < 0 || c.ProtoMaxBulkLen < 0 {
 		return fmt.Errorf("%w: negative limit", ErrInvalidConfig)
+	}
+	if c.GCLifeTime < 0 || (c.GCLifeTime > 0 && c.GCLifeTime < time.Millisecond) || c.VersionGCPeriod < 0 || c.StoreHeartbeatInterval < 0 {
+		return fmt.Errorf("%w: --gc-life-time %v or VersionGCPeriod %v", ErrInvalidConfig, c.GCLifeTime, c.VersionGCPeriod)
 	}
 	return nil
 }

@@ -76,6 +76,12 @@ type dtxnStats struct {
 	prefetchHits atomic.Int64 // body reads answered by the prefetch
 }
 
+// ErrTxnTooOld is returned by a distributed transaction that started at
+// or below PD's GC safe point: its node's reports did not hold the safe
+// point back (it was cut off from PD for long), and versions it read may
+// be gone.
+var ErrTxnTooOld = errors.New("cluster: transaction older than the GC safe point")
+
 // distTxn is the coordinator's keyspace.Txn. Not safe for concurrent use.
 type distTxn struct {
 	x            *executor
@@ -85,6 +91,7 @@ type distTxn struct {
 	reads        map[string]cachedValue
 	prefetched   map[string]cachedValue // read ahead by prefetch, not yet by the body
 	read         map[string]bool        // keys read (lock-only unless written)
+	tok          txnToken               // registration with x.active; done ends it
 	txn.WriteSet                        // Set, Delete, Savepoint, RollbackTo
 }
 
@@ -95,14 +102,21 @@ type cachedValue struct {
 
 var _ keyspace.Txn = (*distTxn)(nil)
 
+// newDistTxn starts a distributed transaction; the caller must call done
+// when it is over (committed, rolled back or abandoned).
 func (x *executor) newDistTxn(ctx context.Context) (*distTxn, error) {
+	tok := x.active.begin()
 	ts, err := x.timestamp(ctx)
 	if err != nil {
+		x.active.end(tok)
 		return nil, fmt.Errorf("cluster: timestamp: %w", err)
 	}
 	return &distTxn{x: x, ctx: ctx, startTS: ts, began: time.Now(), reads: map[string]cachedValue{},
-		read: map[string]bool{}}, nil
+		read: map[string]bool{}, tok: tok}, nil
 }
+
+// done unregisters the transaction from the GC safe point's tracker.
+func (t *distTxn) done() { t.x.active.end(t.tok) }
 
 // NowMs implements keyspace.Txn.
 func (t *distTxn) NowMs() int64 { return pdclient.PhysicalMs(t.startTS) }
@@ -388,6 +402,13 @@ func (t *distTxn) commit() error {
 		t.rollback(all)
 		return fmt.Errorf("cluster: timestamp: %w", err)
 	}
+	if sp := x.pdSafePoint.Load(); t.startTS <= sp {
+		// PD's safe point passed it (this node's reports did not hold
+		// it back): versions it read may have been collected on other
+		// nodes (as TiDB, refuse rather than commit).
+		t.rollback(all)
+		return fmt.Errorf("%w: start ts %d, safe point %d", ErrTxnTooOld, t.startTS, sp)
+	}
 	commit := func(ks [][]byte) *rpc.TxnKVRequest {
 		return &rpc.TxnKVRequest{Op: kvOpCommit, Keys: ks, StartTS: t.startTS, CommitTS: commitTS}
 	}
@@ -575,28 +596,9 @@ func (x *executor) resolveOnce(ctx context.Context, le *mvcc.KeyLockedError) (al
 // in a distributed transaction, rerunning them all on a conflict.
 func (x *executor) distUpdate(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) ([]error, error) {
 	for attempt := 1; ; attempt++ {
-		t, err := x.newDistTxn(ctx)
-		if err != nil {
-			return nil, err
-		}
-		t.prefetch(db, ks)
-		errs := make([]error, len(fns))
-		aborted := false
-		for i, fn := range fns {
-			sp := t.Savepoint()
-			if errs[i] = fn(t); errs[i] != nil {
-				if errors.Is(errs[i], commands.ErrAbortBatch) {
-					return errs, errs[i]
-				}
-				if isLocked(errs[i]) {
-					err, aborted = errs[i], true
-					break
-				}
-				t.RollbackTo(sp)
-			}
-		}
-		if !aborted {
-			err = t.commit()
+		errs, aborted, final, err := x.distAttempt(ctx, db, ks, fns)
+		if final {
+			return errs, err
 		}
 		if err == nil {
 			return errs, nil
@@ -617,12 +619,39 @@ func (x *executor) distUpdate(ctx context.Context, db int, ks [][]byte, fns []fu
 	}
 }
 
+// distAttempt is one attempt of distUpdate: aborted reports a lock met
+// by a body (err is that lock), final an outcome not to retry (no
+// timestamp, or a body aborted the batch).
+func (x *executor) distAttempt(ctx context.Context, db int, ks [][]byte, fns []func(keyspace.Txn) error) (errs []error, aborted, final bool, err error) {
+	t, err := x.newDistTxn(ctx)
+	if err != nil {
+		return nil, false, true, err
+	}
+	defer t.done()
+	t.prefetch(db, ks)
+	errs = make([]error, len(fns))
+	for i, fn := range fns {
+		sp := t.Savepoint()
+		if errs[i] = fn(t); errs[i] != nil {
+			if errors.Is(errs[i], commands.ErrAbortBatch) {
+				return errs, false, true, errs[i]
+			}
+			if isLocked(errs[i]) {
+				return errs, true, false, errs[i]
+			}
+			t.RollbackTo(sp)
+		}
+	}
+	return errs, false, false, t.commit()
+}
+
 // distView runs fn in a distributed read-only transaction.
 func (x *executor) distView(ctx context.Context, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	t, err := x.newDistTxn(ctx)
 	if err != nil {
 		return err
 	}
+	defer t.done()
 	t.prefetch(db, ks)
 	if err := fn(t); err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,16 @@ type executor struct {
 	// ops counts commands per region for the leader's heartbeat (QPS).
 	ops    *regionOps
 	dstats dtxnStats
+	// active tracks the transactions running here, for the GC safe point.
+	active txnTracker
+	// safePoint is the GC safe point the version collector last used
+	// (0: none), pdSafePoint PD's as last read: a distributed transaction
+	// that started at or below PD's was not held back by this node's
+	// reports (cut off from PD), may have lost versions it read, and must
+	// not commit. (The collector here stays below the node's own running
+	// transactions, so safePoint never passes them.)
+	safePoint   atomic.Uint64
+	pdSafePoint atomic.Uint64
 }
 
 func newExecutor(e engine.Engine, o oracle, r raftStore, locks *mvcc.LockTable, cache *mvcc.VersionCache) *executor {
@@ -122,7 +133,19 @@ func (x *executor) timestamp(ctx context.Context) (uint64, error) {
 	start := time.Now()
 	ts, err := x.oracle.GetTS(ctx)
 	x.metrics.tsoWait.Observe(time.Since(start).Seconds())
+	if err == nil {
+		x.active.observe(ts)
+	}
 	return ts, err
+}
+
+// minStartTS is txnTracker.minStartTS after taking a fresh timestamp, so
+// that an idle node reports a recent bound; 0 when PD gave none.
+func (x *executor) minStartTS(ctx context.Context) uint64 {
+	if _, err := x.timestamp(ctx); err != nil {
+		return 0
+	}
+	return x.active.minStartTS()
 }
 
 // latchKeys maps Redis keys to latch keys; nil stays nil (whole keyspace).
@@ -226,6 +249,9 @@ type localTxn struct {
 	ts     uint64
 	rd     *mvcc.Reader
 	t      *txn.Txn
+	// active and tok: the registration with the GC safe point's tracker.
+	active *txnTracker
+	tok    txnToken
 	// snap is the engine snapshot a replica read runs on; nil otherwise.
 	snap engine.Snapshot
 	// writeBarrier: the reads passed only WriteBarrier; if the
@@ -240,6 +266,7 @@ func (lt *localTxn) end() {
 	if lt.snap != nil {
 		lt.snap.Close()
 	}
+	lt.active.end(lt.tok)
 	lt.guard.Release()
 }
 
@@ -257,6 +284,9 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte, mode barrierM
 	lt.guard = x.acquire(lks)
 	defer func() {
 		if err != nil {
+			if lt.active != nil {
+				lt.active.end(lt.tok)
+			}
 			lt.guard.Release()
 		}
 	}()
@@ -278,6 +308,7 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte, mode barrierM
 	if err = barrier(ctx, lt.region); err != nil {
 		return lt, x.notLocal(lt.region, err)
 	}
+	lt.active, lt.tok = &x.active, x.active.begin()
 	if lt.ts, err = x.timestamp(ctx); err != nil {
 		return lt, fmt.Errorf("cluster: timestamp: %w", err)
 	}

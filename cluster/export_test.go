@@ -1,5 +1,7 @@
 package cluster
 
+import "github.com/skerrydb/skerry/mvcc/engine"
+
 // SetDTxnHook makes n's distributed transactions call f at each phase
 // ("prewritten", "primary-committed"); an error from f stops them there,
 // as a coordinator crash would (locks stay behind). Set it while no
@@ -23,3 +25,15 @@ func DTxnHeartbeats(n *Node) int64 { return n.exec.dstats.heartbeats.Load() }
 // DTxnPrefetchHits is how many of n's distributed reads the prefetch
 // answered.
 func DTxnPrefetchHits(n *Node) int64 { return n.exec.dstats.prefetchHits.Load() }
+
+// Engine returns n's storage engine (tests count MVCC records in it).
+func Engine(n *Node) engine.Engine { return n.engine }
+
+// MVCCGCStats returns the write records n's version collector deleted
+// and the GC safe point it last used.
+func MVCCGCStats(n *Node) (deleted int64, safePoint uint64) {
+	return n.vgc.deleted.Load(), n.exec.safePoint.Load()
+}
+
+// LeadsAny reports whether n leads some region now.
+func LeadsAny(n *Node) bool { return !n.leads().none() }

@@ -53,6 +53,7 @@ type Node struct {
 	exec     *executor
 	expirer  *activeExpirer
 	gc       *collector
+	vgc      *versionGC
 	resp     *resp.Server
 	respLn   net.Listener
 	status   *http.Server
@@ -109,6 +110,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 			MaxStoreDownTime: cfg.MaxStoreDownTime,
 			SplitBytes:       cfg.SplitBytes,
 			SplitKeys:        cfg.SplitKeys,
+			GCLifeTime:       cfg.GCLifeTime,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("cluster: start pd: %w", err)
@@ -198,6 +200,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		period: cfg.ExpirePeriod, batch: 200, log: log, leads: n.leads}
 	n.gc = &collector{tracker: gcMarks, engine: n.engine, oracle: n.pdc, store: n.exec, locks: locks,
 		period: cfg.GCPeriod, batch: 256, budget: 8192, log: log, backlog: map[uint16]uint64{}, leads: n.leads}
+	n.vgc = &versionGC{engine: n.engine, raft: n.raft, storeID: storeID, safePoint: n.pdc.GCSafePoint,
+		oracle: n.pdc, active: &n.exec.active, used: &n.exec.safePoint, pdSeen: &n.exec.pdSafePoint, period: cfg.VersionGCPeriod,
+		batch: versionGCBatch, pause: versionGCPause, log: log}
 
 	stats := commands.NewStats()
 	params := redisConfigParams(&cfg)
@@ -264,7 +269,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	}
 	if multi {
 		pl := &placement{storeID: storeID, pdc: n.pdc, raft: n.raft, log: log,
-			storeEvery: 10 * time.Second, regionEvery: time.Second, sizeEvery: cfg.SplitCheckInterval, ops: n.exec.ops}
+			storeEvery: cfg.StoreHeartbeatInterval, regionEvery: time.Second, sizeEvery: cfg.SplitCheckInterval, ops: n.exec.ops,
+			minStartTS: n.exec.minStartTS}
 		n.wg.Add(1)
 		go func() { defer n.wg.Done(); pl.run(n.ctx) }()
 	}
@@ -272,6 +278,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	go func() { defer n.wg.Done(); n.expirer.run(n.ctx) }()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.gc.run(n.ctx) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.vgc.run(n.ctx) }()
 
 	if n.respLn, err = net.Listen("tcp", cfg.Addr); err != nil {
 		return nil, fmt.Errorf("cluster: listen %s: %w", cfg.Addr, err)

@@ -51,6 +51,9 @@ type placement struct {
 	sizeEvery time.Duration
 
 	ops *regionOps // commands per region, for the heartbeat's QPS
+	// minStartTS returns the lower bound of this node's transactions'
+	// start timestamps for the GC safe point (0: unknown, not reported).
+	minStartTS func(ctx context.Context) uint64
 
 	mu      sync.Mutex
 	running map[uint64]bool // region -> a step is running
@@ -94,7 +97,11 @@ func (p *placement) storeHeartbeat(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	return p.pdc.StoreHeartbeat(ctx, pdclient.StoreStats{StoreID: p.storeID, RegionCount: len(regions), LeaderCount: leaders})
+	stats := pdclient.StoreStats{StoreID: p.storeID, RegionCount: len(regions), LeaderCount: leaders}
+	if p.minStartTS != nil {
+		stats.MinStartTS = p.minStartTS(ctx)
+	}
+	return p.pdc.StoreHeartbeat(ctx, stats)
 }
 
 func (p *placement) regionHeartbeats(ctx context.Context) {

@@ -41,6 +41,12 @@ func newMetrics(n *Node, stats *commands.Stats) *metrics {
 		Name: "skerry_gc_backlog_members", Help: "Member records of deleted collections still waiting for the collector.",
 	}, func() float64 { return float64(n.gc.total.Load()) }))
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "skerry_mvcc_gc_versions_deleted_total", Help: "MVCC write records (old versions, rollback and lock-only records) deleted below the GC safe point.",
+	}, func() float64 { return float64(n.vgc.deleted.Load()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "skerry_gc_safe_point", Help: "The GC safe point (a TSO timestamp) this node last collected up to; 0: none yet.",
+	}, func() float64 { return float64(n.exec.safePoint.Load()) }))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "skerry_combined_commands_total", Help: "Write commands that ran in another command's transaction because they wrote the same keys at the same time.",
 	}, func() float64 { return float64(n.exec.comb.combined.Load()) }))
 	return &metrics{reg: reg, stats: stats}

@@ -31,10 +31,17 @@
 //     transaction back if the primary lock expired, and then ResolveLock
 //     on the keys it met (commit if the primary committed, roll back
 //     otherwise), or backs off while the primary lock is alive.
+//   - GC (gc.go): the deletions that collect the versions no reader at or
+//     above a safe point can see (TiKV's rules: per key, keep the newest
+//     put at or below the safe point with its data, drop everything older,
+//     a delete that is the newest at or below it, and every rollback and
+//     lock-only record at or below it); bounded per call, with a resume
+//     key. Locks and records above the safe point are never touched.
 //
 // Callers must hold the latches of every key an action touches from before
 // its read until its modifications are applied: an action's checks are
-// only valid against the state it read.
+// only valid against the state it read. GC is the exception: it needs no
+// latch (see GC).
 //
 // Invariants:
 //   - A write record with commitTS <= ts is visible to a reader at ts unless
@@ -60,4 +67,13 @@
 //     (the same error; for CheckTxnStatus the same state, with no action
 //     taken), so a retried or duplicated request takes effect exactly once.
 //     On an error an action returns no modifications at all.
+//   - The GC safe point: once versions at or below a safe point S may have
+//     been collected, no transaction whose start ts is at or below S may
+//     read or write (PD computes S below the oldest start ts any node
+//     reports as active, see pd's documentation). So the records GC
+//     deletes are never written again (commit and rollback records of
+//     live transactions lie above their start ts, hence above S) and a
+//     rollback record at or below S no longer needs to refuse a late
+//     prewrite. Reads at or above S see exactly what they saw before GC;
+//     the commit ts SeekWrite reports for a deleted key may drop to 0.
 package mvcc

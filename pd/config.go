@@ -22,6 +22,7 @@ const (
 	DefaultOperatorTimeout  = 10 * time.Minute
 	DefaultSplitBytes       = 96 << 20
 	DefaultSplitKeys        = 960_000
+	DefaultGCLifeTime       = 10 * time.Minute
 )
 
 // Config configures an embedded PD member. Zero fields take the documented
@@ -72,6 +73,13 @@ type Config struct {
 	// keys) is asked to split. Defaults 96 MiB and 960000.
 	SplitBytes uint64
 	SplitKeys  uint64
+	// GCLifeTime is how long MVCC versions stay readable after they are
+	// overwritten: the GC safe point is at most this far behind the TSO,
+	// and further behind while a store reports an older running
+	// transaction (every store reports its running transactions, so
+	// correctness does not depend on it; it is the retention window).
+	// Default 10m; minimum 1ms.
+	GCLifeTime time.Duration
 	// Logger receives etcd's and PD's logs. Default: errors only, as JSON
 	// on stderr (etcd is chatty at info level).
 	Logger *zap.Logger
@@ -136,6 +144,9 @@ func (c Config) withDefaults() Config {
 	if c.SplitKeys == 0 {
 		c.SplitKeys = DefaultSplitKeys
 	}
+	if c.GCLifeTime == 0 {
+		c.GCLifeTime = DefaultGCLifeTime
+	}
 	if c.startTimeout == 0 {
 		c.startTimeout = 30 * time.Second
 	}
@@ -182,6 +193,9 @@ func (c *Config) Validate() error {
 	}
 	if d.MaxStoreDownTime < 0 || d.OperatorTimeout < 0 {
 		return fmt.Errorf("%w: negative MaxStoreDownTime or OperatorTimeout", ErrInvalidConfig)
+	}
+	if d.GCLifeTime < time.Millisecond {
+		return fmt.Errorf("%w: GCLifeTime %v is below 1ms", ErrInvalidConfig, d.GCLifeTime)
 	}
 	return nil
 }

@@ -60,6 +60,19 @@
 // region's operator. Operators are not persisted: a new leader starts
 // with none and the checkers recreate what is still needed.
 //
+// GC safe point (gc.go): GCSafePoint returns the point below which MVCC
+// versions may be collected, advancing it first to
+// min(TSO now - GCLifeTime, MinStartTS - 1 of every live store), where
+// MinStartTS is what each store last reported in its heartbeat (a lower
+// bound of the start ts of every transaction running on it or starting
+// there later). It is persisted before it is returned and only grows.
+// Stores that are Tombstone or down (no heartbeat for MaxStoreDownTime)
+// do not count: a dead node's transactions cannot commit, and their locks
+// are resolved by readers. A live store that has not reported to this
+// leader yet (reports are kept in memory only) holds the safe point where
+// it is until it reports or is down, so a new leader never passes a
+// transaction the previous one was told about.
+//
 // Every etcd key and value format is in keys.go and frozen.
 //
 // Invariants:
@@ -82,4 +95,7 @@
 //     on the leader's election key: a deposed leader writes nothing.
 //   - The region tree never holds overlapping regions and never goes back
 //     to an older epoch.
+//   - The GC safe point never goes backwards (a compare-and-swap on the
+//     persisted value, conditioned on the election key), and it stays
+//     below every start ts a live store reported as running.
 package pd

@@ -62,6 +62,13 @@ const (
 	regionKeyPrefix = keyPrefix + "regions/"
 )
 
+// Keys added with MVCC garbage collection. Frozen like the ones above.
+const (
+	// keyGCSafePoint holds the GC safe point (uint64, a TSO timestamp):
+	// it only grows.
+	keyGCSafePoint = keyPrefix + "gc/safe_point"
+)
+
 // regionKey returns the key of region id.
 func regionKey(id uint64) string {
 	return fmt.Sprintf("%s%020d", regionKeyPrefix, id)

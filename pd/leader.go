@@ -27,6 +27,7 @@ type leadership struct {
 	// leader cannot overwrite its successor's state.
 	guard clientv3.Cmp
 	pl    *placement
+	gc    *gcSafePoint
 }
 
 // leader returns this member's leadership, or the error to answer with:
@@ -232,6 +233,9 @@ func (s *Server) newLeadership(ctx context.Context, guard clientv3.Cmp) (*leader
 		return nil, err
 	}
 	if l.pl, err = loadPlacement(ctx, s.cfg, s.client, guard, l.ids); err != nil {
+		return nil, err
+	}
+	if l.gc, err = loadGCSafePoint(ctx, s.client, guard, s.cfg.GCLifeTime); err != nil {
 		return nil, err
 	}
 	return l, nil

@@ -98,7 +98,11 @@ func (s *Server) StoreHeartbeat(ctx context.Context, stats pdclient.StoreStats) 
 	if err != nil {
 		return err
 	}
-	return l.pl.storeHeartbeat(stats)
+	if err := l.pl.storeHeartbeat(stats); err != nil {
+		return err
+	}
+	l.gc.report(stats.StoreID, stats.MinStartTS)
+	return nil
 }
 
 // RegionHeartbeat records a region and returns the step its leader should

@@ -81,6 +81,10 @@ var serviceDesc = grpc.ServiceDesc{
 		method(pdclient.MethodReportSplit, func(s *Server, ctx context.Context, req *pdclient.ReportSplitRequest) (pdclient.Empty, error) {
 			return pdclient.Empty{}, s.ReportSplit(ctx, req.Left, req.Right)
 		}),
+		method(pdclient.MethodGCSafePoint, func(s *Server, ctx context.Context, _ *pdclient.Empty) (pdclient.GCSafePointResponse, error) {
+			sp, err := s.GCSafePoint(ctx)
+			return pdclient.GCSafePointResponse{SafePoint: sp}, err
+		}),
 		method(pdclient.MethodAddOperator, func(s *Server, ctx context.Context, req *pdclient.AddOperatorRequest) (pdclient.Empty, error) {
 			return pdclient.Empty{}, s.AddOperator(ctx, req.RegionID, req.Operator)
 		}),

@@ -39,7 +39,16 @@ func (d *DB) KeyVersion(key []byte) (KeyVersion, error) {
 // One case differs from Redis: a key that had expired at WATCH, and was
 // then recreated and deleted again, reads as unmodified (Redis aborts):
 // its absence is the same as at WATCH.
+//
+// A key absent at WATCH and now absent with no history at all (CommitTS
+// 0) is unmodified: MVCC garbage collection removed the deletion it was
+// watched after (only a deletion older than the GC life time is
+// collected, so a recreation and deletion since would have to be that
+// old too).
 func (w KeyVersion) ModifiedSince(now KeyVersion) bool {
+	if !w.Exists && !now.Exists && now.CommitTS == 0 {
+		return false
+	}
 	if w.CommitTS != now.CommitTS {
 		return !(w.Exists && !w.Live && !now.Exists)
 	}

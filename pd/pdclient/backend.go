@@ -136,6 +136,14 @@ type Backend interface {
 	// to the leader with its next heartbeat.
 	AddOperator(ctx context.Context, regionID uint64, op Operator) error
 
+	// GCSafePoint returns the GC safe point (0: none yet), advancing it
+	// first when it can: versions that no read at or above it can see may
+	// be collected, and no transaction whose start ts is at or below it
+	// may run. It never goes backwards, across PD restarts and leader
+	// changes too. PD keeps it at most GCLifeTime behind its TSO and
+	// below every MinStartTS the live stores report in their heartbeats.
+	GCSafePoint(ctx context.Context) (uint64, error)
+
 	// ClusterID returns the cluster's ID, fixed for the life of the
 	// cluster's PD data.
 	ClusterID() uint64

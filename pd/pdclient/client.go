@@ -356,6 +356,14 @@ func (c *Client) AddOperator(ctx context.Context, regionID uint64, op Operator) 
 	return c.b.AddOperator(ctx, regionID, op)
 }
 
+// GCSafePoint returns the GC safe point; see Backend.GCSafePoint.
+func (c *Client) GCSafePoint(ctx context.Context) (uint64, error) {
+	if c.isClosed() {
+		return 0, ErrClosed
+	}
+	return c.b.GCSafePoint(ctx)
+}
+
 // ClusterID returns the cluster's ID.
 func (c *Client) ClusterID() uint64 {
 	return c.b.ClusterID()

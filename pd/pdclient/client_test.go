@@ -61,6 +61,7 @@ func (m *memBackend) GetStores(context.Context) ([]Store, error)                
 func (m *memBackend) SetStoreState(context.Context, uint64, StoreState) error    { return nil }
 func (m *memBackend) StoreHeartbeat(context.Context, StoreStats) error           { return nil }
 func (m *memBackend) AddOperator(context.Context, uint64, Operator) error        { return nil }
+func (m *memBackend) GCSafePoint(context.Context) (uint64, error)                { return 0, nil }
 func (m *memBackend) ReportSplit(context.Context, Region, Region) error          { return nil }
 func (m *memBackend) AskSplit(context.Context, Region) (uint64, []uint64, error) { return 0, nil, nil }
 func (m *memBackend) RegionHeartbeat(context.Context, RegionHeartbeat) (*Operator, error) {

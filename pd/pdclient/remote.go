@@ -323,6 +323,12 @@ func (r *remote) ReportSplit(ctx context.Context, left, right Region) error {
 	return r.call(ctx, MethodReportSplit, &ReportSplitRequest{Left: left, Right: right}, &Empty{})
 }
 
+func (r *remote) GCSafePoint(ctx context.Context) (uint64, error) {
+	var resp GCSafePointResponse
+	err := r.call(ctx, MethodGCSafePoint, &Empty{}, &resp)
+	return resp.SafePoint, err
+}
+
 func (r *remote) AddOperator(ctx context.Context, regionID uint64, op Operator) error {
 	return r.call(ctx, MethodAddOperator, &AddOperatorRequest{RegionID: regionID, Operator: op}, &Empty{})
 }

@@ -123,6 +123,13 @@ type StoreStats struct {
 	Capacity  uint64 `json:"capacity,omitempty"`
 	Available uint64 `json:"available,omitempty"`
 	UsedBytes uint64 `json:"used_bytes,omitempty"`
+	// MinStartTS is a lower bound of the start timestamp of every
+	// transaction running on the store, or starting there later: the
+	// oldest start ts in flight, or, with none in flight, a timestamp the
+	// store obtained before it looked (a later transaction starts above
+	// it). PD's GC safe point stays below it (Backend.GCSafePoint). 0: not
+	// reported.
+	MinStartTS uint64 `json:"min_start_ts,omitempty"`
 }
 
 // RegionHeartbeat is what a region leader reports periodically and after

@@ -36,6 +36,7 @@ const (
 	MethodAskSplit        = "AskSplit"
 	MethodReportSplit     = "ReportSplit"
 	MethodAddOperator     = "AddOperator"
+	MethodGCSafePoint     = "GCSafePoint"
 )
 
 // Request and response bodies of the service.
@@ -54,6 +55,9 @@ type (
 	}
 	AllocIDResponse struct {
 		ID uint64 `json:"id"`
+	}
+	GCSafePointResponse struct {
+		SafePoint uint64 `json:"safe_point"`
 	}
 	BootstrapRequest struct {
 		StoreID uint64 `json:"store_id"`
