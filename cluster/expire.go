@@ -64,18 +64,7 @@ type activeExpirer struct {
 }
 
 func (e *activeExpirer) run(ctx context.Context) {
-	tick := time.NewTicker(e.period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := e.round(ctx); err != nil && ctx.Err() == nil && !isNotLocal(err) {
-			e.log.Warn("active expiry round failed", "err", err)
-		}
-	}
+	runPeriodically(ctx, e.period, e.log, "active expiry round failed", e.round)
 }
 
 // round runs one pass over due slots.

@@ -57,18 +57,7 @@ type collector struct {
 }
 
 func (g *collector) run(ctx context.Context) {
-	tick := time.NewTicker(g.period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := g.round(ctx); err != nil && ctx.Err() == nil && !isNotLocal(err) {
-			g.log.Warn("garbage collection round failed", "err", err)
-		}
-	}
+	runPeriodically(ctx, g.period, g.log, "garbage collection round failed", g.round)
 }
 
 // round visits the pending slots until the budget is spent.

@@ -1,7 +1,11 @@
 package cluster
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"time"
+
 
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/mvcc/keys"
@@ -51,4 +55,23 @@ func ledBy(s *regionraft.Store, storeID uint64) ledSlots {
 func isNotLocal(err error) bool {
 	var nl *commands.NotLocalError
 	return errors.As(err, &nl)
+}
+
+// runPeriodically runs round every period until ctx ends: the loop of the
+// leader's background jobs (active expiry, member and version GC). A
+// round that fails because this node stopped leading is not worth a
+// warning.
+func runPeriodically(ctx context.Context, period time.Duration, log *slog.Logger, failed string, round func(context.Context) error) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := round(ctx); err != nil && ctx.Err() == nil && !isNotLocal(err) {
+			log.Warn(failed, "err", err)
+		}
+	}
 }

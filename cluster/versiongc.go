@@ -57,18 +57,7 @@ const (
 )
 
 func (g *versionGC) run(ctx context.Context) {
-	tick := time.NewTicker(g.period)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := g.round(ctx); err != nil && ctx.Err() == nil && !isNotLocal(err) {
-			g.log.Warn("mvcc garbage collection round failed", "err", err)
-		}
-	}
+	runPeriodically(ctx, g.period, g.log, "mvcc garbage collection round failed", g.round)
 }
 
 // round collects every region led here up to the current safe point.

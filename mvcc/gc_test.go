@@ -331,34 +331,20 @@ func (h *percolatorHarness) recordsNotCollectable(t *testing.T, sp uint64) (lock
 // record at or below sp, a put, and no data record is left without a
 // write record or lock that needs it.
 func (h *percolatorHarness) checkOneVersionAtOrBelow(t *testing.T, sp uint64) {
-	lower, upper := keys.WriteRange(nil, nil)
-	it, err := h.e.NewIter(lower, upper)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
 	below := map[string]int{}
 	needed := map[string]bool{}
-	for ok := it.First(); ok; ok = it.Next() {
-		uk, cts, err := keys.DecodeWriteKey(it.Key())
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := mvcc.DecodeWrite(it.Value())
-		if err != nil {
-			t.Fatal(err)
-		}
+	h.forEachWrite(t, func(uk []byte, cts uint64, w mvcc.Write, k, v []byte) {
 		if w.Kind == mvcc.WritePut && !w.HasShort {
 			needed[fmt.Sprintf("%s@%d", uk, w.StartTS)] = true
 		}
 		if cts > sp {
-			continue
+			return
 		}
 		below[string(uk)]++
 		if w.Kind != mvcc.WritePut || below[string(uk)] > 1 {
-			t.Fatalf("after gc at %d, key %s keeps %s\n%s", sp, uk, formatRecord(t, it.Key(), it.Value()), h.rawDump(t))
+			t.Fatalf("after gc at %d, key %s keeps %s\n%s", sp, uk, formatRecord(t, k, v), h.rawDump(t))
 		}
-	}
+	})
 	ls, err := mvcc.ScanLocks(h.reader(0), nil, nil, ^uint64(0), 0)
 	if err != nil {
 		t.Fatal(err)

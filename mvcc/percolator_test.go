@@ -588,23 +588,9 @@ func TestPercolatorRetriesAreExactlyOnce(t *testing.T) {
 // rollback.
 func checkNoCommitAndRollback(t *testing.T, h *percolatorHarness, step int) (overlapped int) {
 	t.Helper()
-	lower, upper := keys.WriteRange(nil, nil)
-	it, err := h.e.NewIter(lower, upper)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
 	committed := map[string]bool{}
 	rolledBack := map[string]bool{}
-	for ok := it.First(); ok; ok = it.Next() {
-		uk, cts, err := keys.DecodeWriteKey(it.Key())
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := mvcc.DecodeWrite(it.Value())
-		if err != nil {
-			t.Fatal(err)
-		}
+	h.forEachWrite(t, func(uk []byte, cts uint64, w mvcc.Write, _, _ []byte) {
 		if w.Kind == mvcc.WriteRollback {
 			rolledBack[fmt.Sprintf("%s@%d", uk, w.StartTS)] = true
 		} else {
@@ -614,7 +600,7 @@ func checkNoCommitAndRollback(t *testing.T, h *percolatorHarness, step int) (ove
 			rolledBack[fmt.Sprintf("%s@%d", uk, cts)] = true
 			overlapped++
 		}
-	}
+	})
 	var bad []string
 	for k := range committed {
 		if rolledBack[k] {
@@ -658,5 +644,28 @@ func TestLockExpiredUsesPhysicalTime(t *testing.T) {
 		if got := l.Expired(c.nowMs<<mvcc.TSLogicalBits | 5); got != c.want {
 			t.Errorf("Expired at %d ms = %v, want %v", c.nowMs, got, c.want)
 		}
+	}
+}
+
+// forEachWrite calls fn with every write record in the engine, decoded,
+// and its raw key and value.
+func (h *percolatorHarness) forEachWrite(t *testing.T, fn func(uk []byte, cts uint64, w mvcc.Write, k, v []byte)) {
+	t.Helper()
+	lower, upper := keys.WriteRange(nil, nil)
+	it, err := h.e.NewIter(lower, upper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		uk, cts, err := keys.DecodeWriteKey(it.Key())
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := mvcc.DecodeWrite(it.Value())
+		if err != nil {
+			t.Fatal(err)
+		}
+		fn(uk, cts, w, it.Key(), it.Value())
 	}
 }
