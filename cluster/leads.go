@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-
 	"github.com/skerrydb/skerry/commands"
 	"github.com/skerrydb/skerry/mvcc/keys"
 	"github.com/skerrydb/skerry/regionraft"
