@@ -297,25 +297,11 @@ func (h *percolatorHarness) recordsNotCollectable(t *testing.T, sp uint64) (lock
 			lb.WriteString(line + "\n")
 		}
 	}
-	lower, upper := keys.WriteRange(nil, nil)
-	it, err := h.e.NewIter(lower, upper)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
-		uk, cts, err := keys.DecodeWriteKey(it.Key())
-		if err != nil {
-			t.Fatal(err)
-		}
+	h.forEachWrite(t, func(uk []byte, cts uint64, w mvcc.Write, k, v []byte) {
 		if cts <= sp {
-			continue
+			return
 		}
-		fmt.Fprintf(&ab, "%s\n", formatRecord(t, it.Key(), it.Value()))
-		w, err := mvcc.DecodeWrite(it.Value())
-		if err != nil {
-			t.Fatal(err)
-		}
+		fmt.Fprintf(&ab, "%s\n", formatRecord(t, k, v))
 		if w.Kind == mvcc.WritePut && !w.HasShort {
 			v, err := h.e.Get(keys.DataKey(uk, w.StartTS))
 			if err != nil {
@@ -323,7 +309,7 @@ func (h *percolatorHarness) recordsNotCollectable(t *testing.T, sp uint64) (lock
 			}
 			fmt.Fprintf(&ab, "  data %d bytes\n", len(v))
 		}
-	}
+	})
 	return lb.String(), ab.String()
 }
 
