@@ -361,9 +361,12 @@ func TestLinearizableRegistersUnderLeaderChanges(t *testing.T) {
 	begun := time.Now()
 
 	const seed = 1
-	workersPerNode, maxOps, step := 2, 600, 60
+	// maxOps only bounds a run gone wrong: the workers stop with the test
+	// (after the last step), and one that ran out early would starve the
+	// steps that wait for operations through its node.
+	workersPerNode, maxOps, step := 2, 5000, 60
 	if raceEnabled {
-		workersPerNode, maxOps, step = 1, 250, 25
+		workersPerNode, maxOps, step = 1, 2000, 25
 	}
 	w := &linWorkload{start: time.Now(), keys: []string{"lin:a", "lin:b", "lin:c", "lin:d"},
 		ok: make([]atomic.Int64, len(c.Nodes))}
