@@ -121,6 +121,16 @@ func loadPeerStorage(eng engine.Engine, region *Region, cacheCap int) (*peerStor
 		return nil, err
 	}
 	it.Close()
+	if ps.apply.applied > ps.hs.GetCommit() && ps.apply.applied <= ps.last {
+		// Applied entries were committed: a commit index below them is
+		// stale, not corrupt. It happens after a split: the split's apply
+		// writes the new region's hard state (commit raftInitIndex), and
+		// an uninitialized peer of that region, created by the new
+		// leader's messages, can persist its own hard state (commit 0)
+		// in the same round's log batch, after it. A crash before the
+		// region's next hard state left a store that could not start.
+		ps.hs.Commit = proto.Uint64(ps.apply.applied)
+	}
 	if ps.last < ps.apply.truncIndex || ps.hs.GetCommit() > ps.last || ps.apply.applied > ps.hs.GetCommit() {
 		return nil, fmt.Errorf("%w: region %d: truncated %d, applied %d, commit %d, last %d",
 			ErrCorrupt, id, ps.apply.truncIndex, ps.apply.applied, ps.hs.GetCommit(), ps.last)

@@ -7,6 +7,8 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/skerrydb/skerry/mvcc/keys"
 )
 
 func ent(i, term uint64, data string) *raftpb.Entry {
@@ -113,5 +115,35 @@ func TestPeerStorage(t *testing.T) {
 	}
 	if _, err := decodeApplyState([]byte{1, 2}); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("decodeApplyState: %v", err)
+	}
+}
+
+// TestLoadRaisesAStaleCommitToApplied: a hard state whose commit index is
+// below the applied index (an uninitialized peer's commit-0 hard state
+// written after a split's apply) loads with commit = applied instead of
+// failing as corrupt; the term and vote are kept.
+func TestLoadRaisesAStaleCommitToApplied(t *testing.T) {
+	eng := newTestEngine()
+	r := soloRegion(1)
+	b := eng.NewBatch()
+	if err := writeInitialState(b, 1); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := proto.Marshal(&raftpb.HardState{Term: proto.Uint64(7), Vote: proto.Uint64(11)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Set(keys.RaftHardStateKey(1), hs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := loadPeerStorage(eng, &r, 3)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if ps.hs.GetCommit() != raftInitIndex || ps.hs.GetTerm() != 7 || ps.hs.GetVote() != 11 {
+		t.Fatalf("hard state %v, want term 7 vote 11 commit %d", ps.hs, raftInitIndex)
 	}
 }

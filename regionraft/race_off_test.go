@@ -1,0 +1,5 @@
+//go:build !race
+
+package regionraft
+
+const raceEnabled = false
