@@ -55,21 +55,32 @@ func TestGlobMatch(t *testing.T) {
 // refGlob is a plain backtracking matcher for patterns made only of
 // literals, '?' and '*' (no classes, no escapes).
 func refGlob(p, s string) bool {
-	if p == "" {
-		return s == ""
-	}
-	switch p[0] {
-	case '*':
-		for i := 0; i <= len(s); i++ {
-			if refGlob(p[1:], s[i:]) {
-				return true
-			}
+	// Memoized on the suffixes' lengths: plain recursion is exponential
+	// in the number of stars ("***...*A" hung the fuzz smoke).
+	memo := map[[2]int]bool{}
+	var match func(p, s string) bool
+	match = func(p, s string) bool {
+		key := [2]int{len(p), len(s)}
+		if v, ok := memo[key]; ok {
+			return v
 		}
-		return false
-	case '?':
-		return s != "" && refGlob(p[1:], s[1:])
+		var r bool
+		switch {
+		case p == "":
+			r = s == ""
+		case p[0] == '*':
+			for i := 0; i <= len(s) && !r; i++ {
+				r = match(p[1:], s[i:])
+			}
+		case p[0] == '?':
+			r = s != "" && match(p[1:], s[1:])
+		default:
+			r = s != "" && s[0] == p[0] && match(p[1:], s[1:])
+		}
+		memo[key] = r
+		return r
 	}
-	return s != "" && s[0] == p[0] && refGlob(p[1:], s[1:])
+	return match(p, s)
 }
 
 func FuzzGlobMatch(f *testing.F) {
