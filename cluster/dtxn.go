@@ -100,6 +100,16 @@ type cachedValue struct {
 	ok bool
 }
 
+// pairValue copies a read's answer out of the response; a found empty
+// value stays non-nil.
+func pairValue(p rpc.TxnKVPair) cachedValue {
+	v := bytes.Clone(p.Value)
+	if p.Found && v == nil {
+		v = []byte{}
+	}
+	return cachedValue{v, p.Found}
+}
+
 var _ keyspace.Txn = (*distTxn)(nil)
 
 // newDistTxn starts a distributed transaction; the caller must call done
@@ -152,14 +162,10 @@ func (t *distTxn) Get(key []byte) ([]byte, bool, error) {
 	if len(resp.Pairs) != 1 {
 		return nil, false, fmt.Errorf("cluster: get answered %d pairs", len(resp.Pairs))
 	}
-	p := resp.Pairs[0]
-	v := bytes.Clone(p.Value)
-	if p.Found && v == nil {
-		v = []byte{}
-	}
-	t.reads[string(key)] = cachedValue{v, p.Found}
+	r := pairValue(resp.Pairs[0])
+	t.reads[string(key)] = r
 	t.read[string(key)] = true
-	return v, p.Found, nil
+	return r.v, r.ok, nil
 }
 
 // prefetch reads the metadata records of the command's Redis keys at
@@ -198,14 +204,10 @@ func (t *distTxn) prefetch(db int, ks [][]byte) {
 	wg.Wait()
 	for _, pairs := range got {
 		for _, p := range pairs {
-			v := bytes.Clone(p.Value)
-			if p.Found && v == nil {
-				v = []byte{}
-			}
 			if t.prefetched == nil {
 				t.prefetched = map[string]cachedValue{}
 			}
-			t.prefetched[string(p.Key)] = cachedValue{v, p.Found}
+			t.prefetched[string(p.Key)] = pairValue(p)
 		}
 	}
 }
