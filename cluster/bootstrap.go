@@ -29,11 +29,13 @@ func (n *Node) register(ctx context.Context) error {
 // such store builds the same descriptor from PD's record; PD's Bootstrap
 // is atomic, so when two stores race the first one's descriptor wins and
 // the other adopts it. A store outside that set starts with no region and
-// is given replicas later by PD. It returns at once on a store that has
-// regions already (a restart).
+// is given replicas later by PD. It returns at once on a store that is not
+// fresh (a restart; regionraft.Store.Fresh).
 func (n *Node) bootstrapCluster(ctx context.Context, replicas int) error {
-	if len(n.raft.Regions()) > 0 {
-		return nil
+	// Not only published regions: a quarantined replica, or the tombstone
+	// of a removed one, means this store was in the cluster already.
+	if fresh, err := n.raft.Fresh(); err != nil || !fresh {
+		return err
 	}
 	if replicas < 1 {
 		replicas = 1

@@ -455,8 +455,10 @@ func (n *Node) storeIdent(ctx context.Context) (uint64, error) {
 // when this store has none. PD records it first, atomically, so a crash in
 // between is repaired on restart from PD's copy.
 func (n *Node) bootstrap(ctx context.Context, storeID uint64) error {
-	if len(n.raft.Regions()) > 0 {
-		return nil
+	// Every replica counts, quarantined ones too (Regions does not list
+	// them): a store whose only replica is quarantined is not new.
+	if fresh, err := n.raft.Fresh(); err != nil || !fresh {
+		return err
 	}
 	regionID, err := n.pdc.AllocID(ctx)
 	if err != nil {
@@ -544,6 +546,17 @@ func (n *Node) HasVoter() bool {
 		}
 	}
 	return false
+}
+
+// QuarantinedReplicas maps each region whose replica on this node is
+// quarantined (a snapshot replaced its data half-way; PD replaces it) to
+// that replica's peer ID.
+func (n *Node) QuarantinedReplicas() map[uint64]uint64 {
+	out := map[uint64]uint64{}
+	for id, p := range n.raft.QuarantinedPeers() {
+		out[id] = p.ID
+	}
+	return out
 }
 
 // LeaderlessRegions is how many of this node's region replicas know no

@@ -1,10 +1,12 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,6 +103,12 @@ func (p *placement) storeHeartbeat(ctx context.Context) error {
 	if p.minStartTS != nil {
 		stats.MinStartTS = p.minStartTS(ctx)
 	}
+	// PD replaces quarantined replicas (regionraft.Store.ReceiveSnapshot):
+	// they drop every message, and nothing else would ever end that.
+	for region, peer := range p.raft.QuarantinedPeers() {
+		stats.Quarantined = append(stats.Quarantined, pdclient.RegionPeer{RegionID: region, PeerID: peer.ID})
+	}
+	slices.SortFunc(stats.Quarantined, func(a, b pdclient.RegionPeer) int { return cmp.Compare(a.RegionID, b.RegionID) })
 	return p.pdc.StoreHeartbeat(ctx, stats)
 }
 

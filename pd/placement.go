@@ -239,6 +239,10 @@ func (p *placement) storeHeartbeat(stats pdclient.StoreStats) error {
 	}
 	st.LastHeartbeat = p.cfg.Now()
 	st.RegionCount, st.LeaderCount = stats.RegionCount, stats.LeaderCount
+	if !slices.Equal(st.Quarantined, stats.Quarantined) {
+		p.cfg.Logger.Warn("pd: store reports quarantined replicas", zap.Uint64("store", st.ID), zap.Any("replicas", stats.Quarantined))
+	}
+	st.Quarantined = slices.Clone(stats.Quarantined)
 	return nil
 }
 

@@ -417,17 +417,29 @@ func (s *Store) quarantine(p *peer, cause error) {
 // replace. Safe for concurrent use; empty before Start.
 func (s *Store) QuarantinedRegions() []uint64 {
 	var out []uint64
+	for id := range s.QuarantinedPeers() {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// QuarantinedPeers maps each region whose local peer is quarantined to
+// that peer (QuarantinedRegions): the placement driver replaces the peer
+// by a newer one, which destroys it. Safe for concurrent use; empty
+// before Start or if the raft goroutine does not answer within 5 s.
+func (s *Store) QuarantinedPeers() map[uint64]Peer {
+	out := map[uint64]Peer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = s.runOnLoop(ctx, func() error {
 		for id, p := range s.peers {
 			if p.quarantined {
-				out = append(out, id)
+				out[id] = p.self
 			}
 		}
 		return nil
 	})
-	slices.Sort(out)
 	return out
 }
 

@@ -191,6 +191,29 @@ func (s *Store) loadTombstones() error {
 	return it.Error()
 }
 
+// Fresh reports whether this store never held a replica: no region
+// descriptor on disk, published or not (a quarantined replica is not
+// listed by Regions but is still this store's), and no tombstone of a
+// destroyed one. Only a fresh store may bootstrap a first region: one that
+// held replicas and lost them all would otherwise recreate the first
+// region from its initial descriptor, empty.
+func (s *Store) Fresh() (bool, error) {
+	for _, rng := range [][2][]byte{pair(keys.RegionStateRange()), pair(keys.RegionTombstoneRange())} {
+		it, err := s.cfg.Engine.NewIter(rng[0], rng[1])
+		if err != nil {
+			return false, err
+		}
+		found := it.First()
+		err = errors.Join(it.Error(), it.Close())
+		if err != nil || found {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func pair(lo, hi []byte) [2][]byte { return [2][]byte{lo, hi} }
+
 // enqueue queues fn for the raft goroutine; it never blocks.
 func (s *Store) enqueue(fn func()) {
 	s.taskMu.Lock()

@@ -390,3 +390,41 @@ func TestRegionForKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestFresh: only a store that never held a replica is fresh: a
+// bootstrapped region, or the tombstone of a destroyed one, makes it not.
+func TestFresh(t *testing.T) {
+	eng := newTestEngine()
+	s, err := NewStore(testConfig(1, eng, newRecApplier(eng)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := s.Fresh(); err != nil || !fresh {
+		t.Fatalf("empty engine: fresh %v %v", fresh, err)
+	}
+	if err := s.BootstrapRegion(soloRegion(1)); err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := s.Fresh(); err != nil || fresh {
+		t.Fatalf("with a region: fresh %v %v", fresh, err)
+	}
+	s.Stop()
+
+	eng2 := newTestEngine()
+	b := eng2.NewBatch()
+	if err := b.Set(keys.RegionTombstoneKey(7), []byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	s2, err := NewStore(testConfig(1, eng2, newRecApplier(eng2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Stop()
+	if fresh, err := s2.Fresh(); err != nil || fresh {
+		t.Fatalf("with a tombstone only: fresh %v %v", fresh, err)
+	}
+}

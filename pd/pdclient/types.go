@@ -112,6 +112,17 @@ type Store struct {
 	// RegionCount and LeaderCount are from the store's last heartbeat.
 	RegionCount int `json:"region_count"`
 	LeaderCount int `json:"leader_count"`
+	// Quarantined lists, from the store's last heartbeat, the replicas on
+	// the store that are quarantined: a snapshot replaced their data
+	// half-way, so they neither apply nor vote until PD replaces them
+	// (StoreStats.Quarantined).
+	Quarantined []RegionPeer `json:"quarantined,omitempty"`
+}
+
+// RegionPeer names one replica: a peer of a region.
+type RegionPeer struct {
+	RegionID uint64 `json:"region_id"`
+	PeerID   uint64 `json:"peer_id"`
 }
 
 // StoreStats is a store heartbeat.
@@ -130,6 +141,12 @@ type StoreStats struct {
 	// it). PD's GC safe point stays below it (Backend.GCSafePoint). 0: not
 	// reported.
 	MinStartTS uint64 `json:"min_start_ts,omitempty"`
+	// Quarantined lists the local replicas that are quarantined
+	// (regionraft.Store.QuarantinedRegions): their data are not their
+	// applied state, they drop every raft message, and only a newer peer
+	// of the region on this store (or a removal) ends it. PD's replica
+	// checker counts such a replica as unhealthy and replaces it.
+	Quarantined []RegionPeer `json:"quarantined,omitempty"`
 }
 
 // RegionHeartbeat is what a region leader reports periodically and after

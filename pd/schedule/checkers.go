@@ -54,8 +54,29 @@ func CheckReplicas(cfg Config, c *Cluster, r *meta.RegionState) *Operator {
 		}
 		return mk("replica-promote", step(pdclient.OpPromoteLearner, r, l))
 	}
+	// A quarantined voter (its store reports that a snapshot replaced its
+	// data half-way: it drops every message) is removed first, even
+	// before a replacement exists: its store is alive, and the add below
+	// puts the fresh replica back there, as a newer peer that replaces
+	// the broken one (regionraft destroys it). Replaced elsewhere, the
+	// broken replica would stay on its store for good. A down voter, by
+	// contrast, stays until replaced: its store may come back.
+	for _, p := range unhealthy {
+		if c.quarantinedVoter(r, p) {
+			if !quorumSafe(len(voters)-1, len(healthy)) {
+				return nil
+			}
+			if steps := c.removeSteps(r, p, nil); steps != nil {
+				return mk("replica-remove-quarantined", steps...)
+			}
+		}
+	}
 	if len(healthy) < cfg.MaxReplicas {
-		if target := c.leastLoaded(r, regionCount); target != 0 {
+		target := c.quarantinedStore(r)
+		if target == 0 {
+			target = c.leastLoaded(r, regionCount)
+		}
+		if target != 0 {
 			np := pdclient.Peer{StoreID: target, Learner: true}
 			voter := pdclient.Peer{StoreID: target}
 			return mk("replica-add", step(pdclient.OpAddLearner, r, np), step(pdclient.OpPromoteLearner, r, voter))

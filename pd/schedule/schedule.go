@@ -31,6 +31,18 @@ type Store struct {
 	Down bool
 }
 
+// quarantined reports whether s reported peer p of region id as
+// quarantined (pdclient.StoreStats.Quarantined).
+func (s *Store) quarantined(id uint64, p pdclient.Peer) bool {
+	return slices.Contains(s.Quarantined, pdclient.RegionPeer{RegionID: id, PeerID: p.ID})
+}
+
+// quarantinedRegion reports whether s reported any replica of region id
+// as quarantined.
+func (s *Store) quarantinedRegion(id uint64) bool {
+	return slices.ContainsFunc(s.Quarantined, func(q pdclient.RegionPeer) bool { return q.RegionID == id })
+}
+
 // Healthy reports whether s may hold replicas: Up and not down.
 func (s *Store) Healthy() bool { return s.State == pdclient.StoreUp && !s.Down }
 
@@ -216,14 +228,33 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// peerHealthy reports whether p of r is on a healthy store and not
-// reported down by the leader.
+// peerHealthy reports whether p of r is on a healthy store, not reported
+// down by the leader, and not quarantined by its store.
 func (c *Cluster) peerHealthy(r *meta.RegionState, p pdclient.Peer) bool {
 	s, ok := c.Stores[p.StoreID]
-	if !ok || !s.Healthy() {
+	if !ok || !s.Healthy() || s.quarantined(r.Region.ID, p) {
 		return false
 	}
 	return !containsPeer(r.DownPeers, p.ID)
+}
+
+// quarantinedVoter reports whether p of r is a quarantined replica on an
+// otherwise healthy store.
+func (c *Cluster) quarantinedVoter(r *meta.RegionState, p pdclient.Peer) bool {
+	s, ok := c.Stores[p.StoreID]
+	return ok && s.Healthy() && s.quarantined(r.Region.ID, p) && !containsPeer(r.DownPeers, p.ID)
+}
+
+// quarantinedStore returns a healthy store without a peer of r that still
+// reports a quarantined replica of r (removed from r already, and waiting
+// to be replaced by a newer peer), or 0.
+func (c *Cluster) quarantinedStore(r *meta.RegionState) uint64 {
+	for _, s := range c.healthyStores() {
+		if _, has := r.Region.StorePeer(s.ID); !has && s.quarantinedRegion(r.Region.ID) {
+			return s.ID
+		}
+	}
+	return 0
 }
 
 func containsPeer(ps []pdclient.Peer, id uint64) bool {

@@ -64,7 +64,10 @@ func TestCheckReplicas(t *testing.T) {
 		region  meta.RegionState
 		pending []uint64 // store IDs of pending peers
 		downs   []uint64 // store IDs of peers the leader reports down
-		want    string
+		// quarantined: store ID -> peer IDs of region 1 it reports
+		// quarantined.
+		quarantined map[uint64][]uint64
+		want        string
 	}{
 		{name: "healthy", stores: stores(3, nil, nil), region: rgn(1, 1, "1", "2", "3"), want: "none"},
 		{name: "one voter: add on emptiest", stores: stores(4, nil, nil),
@@ -94,6 +97,19 @@ func TestCheckReplicas(t *testing.T) {
 			want: "replica-remove-extra: RemovePeer@2(102)"},
 		{name: "two of five down: the down ones go", stores: stores(5, []uint64{2, 3}, nil), region: rgn(1, 1, "1", "2", "3", "4", "5"),
 			want: "replica-remove-down: RemovePeer@2(102)"},
+		{name: "quarantined voter removed first, no spare store", stores: stores(3, nil, nil), region: rgn(1, 1, "1", "2", "3"),
+			quarantined: map[uint64][]uint64{3: {103}}, want: "replica-remove-quarantined: RemovePeer@3(103)"},
+		{name: "quarantined voter removed first, spare store", stores: stores(4, nil, nil), region: rgn(1, 1, "1", "2", "3"),
+			quarantined: map[uint64][]uint64{3: {103}}, want: "replica-remove-quarantined: RemovePeer@3(103)"},
+		{name: "quarantined leader: transfer first", stores: stores(3, nil, nil), region: rgn(1, 2, "1", "2", "3"),
+			quarantined: map[uint64][]uint64{2: {102}}, want: "replica-remove-quarantined: TransferLeader@1(101) RemovePeer@2(102)"},
+		{name: "replacement goes back to the quarantined store", stores: stores(4, nil, nil),
+			others: []meta.RegionState{rgn(9, 2, "2", "3")}, region: rgn(1, 1, "1", "2"),
+			quarantined: map[uint64][]uint64{3: {103}}, want: "replica-add: AddLearner@3(0) PromoteLearner@3(0)"},
+		{name: "new learner beside a stale report is healthy", stores: stores(3, nil, nil), region: rgn(1, 1, "1", "2", "3L"),
+			quarantined: map[uint64][]uint64{3: {99}}, want: "replica-promote: PromoteLearner@3(103)"},
+		{name: "quarantined voter stays without a quorum after it", stores: stores(3, []uint64{2}, nil), region: rgn(1, 1, "1", "2", "3"),
+			quarantined: map[uint64][]uint64{3: {103}}, want: "none"},
 		{name: "quorum lost: no removal", stores: stores(5, []uint64{3, 4, 5}, nil), region: rgn(1, 1, "1", "2", "3", "4", "5"),
 			want: "none"},
 	} {
@@ -106,6 +122,11 @@ func TestCheckReplicas(t *testing.T) {
 			for _, s := range tc.downs {
 				p, _ := r.Region.StorePeer(s)
 				r.DownPeers = append(r.DownPeers, p)
+			}
+			for sid, peers := range tc.quarantined {
+				for _, id := range peers {
+					tc.stores[sid].Quarantined = append(tc.stores[sid].Quarantined, pdclient.RegionPeer{RegionID: 1, PeerID: id})
+				}
 			}
 			c := &Cluster{Stores: tc.stores, Regions: append([]meta.RegionState{r}, tc.others...)}
 			if got := render(CheckReplicas(cfg3, c, &r)); got != tc.want {
