@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/skerrydb/skerry/cluster/clustertest"
+	"github.com/skerrydb/skerry/pd/pdclient"
 )
 
 // TestThreeNodesServeAnyKeyFromAnyNode starts three PD-member nodes: the
@@ -140,6 +141,7 @@ func TestDeadStoreReplicasAreRebuilt(t *testing.T) {
 	cfgs := clustertest.ClusterConfigs(t, 3)
 	for i := range cfgs {
 		cfgs[i].MaxStoreDownTime = 2 * time.Second
+		cfgs[i].StoreHeartbeatInterval = 200 * time.Millisecond
 	}
 	joiner := clustertest.Config(t, t.TempDir())
 	joiner.PeerAddr = "127.0.0.1:" + fmt.Sprint(clustertest.FreePort(t))
@@ -157,6 +159,15 @@ func TestDeadStoreReplicasAreRebuilt(t *testing.T) {
 		}
 	}
 	victim := (waitLeader(t, c) + 1) % 3 // a follower replica
+	var regionIDs []uint64
+	awaitProto(t, 10*time.Second, "the victim's replica", func() error {
+		if regionIDs = c.Nodes[victim].RegionIDs(); len(regionIDs) != 1 {
+			return fmt.Errorf("victim regions %v", regionIDs)
+		}
+		return nil
+	})
+	oldPeer, _ := c.Nodes[victim].LocalPeerID(regionIDs[0])
+	victimStore := c.Nodes[victim].StoreID()
 	c.Crash(victim)
 	joined := c.Nodes[3]
 	deadline := time.Now().Add(60 * time.Second)
@@ -170,6 +181,37 @@ func TestDeadStoreReplicasAreRebuilt(t *testing.T) {
 		if v, err := cl.Get(ctx, fmt.Sprintf("k%d", i)).Int(); err != nil || v != i {
 			t.Fatalf("k%d after the rebuild: %v %v", i, v, err)
 		}
+	}
+
+	// The victim comes back with a replica removed while it was down: it
+	// never applied its removal, so it asks PD, learns that the region
+	// went on without it, and destroys it (stale peer check).
+	pdc, err := pdclient.Dial(ctx, []string{"http://" + cfgs[(victim+1)%3].PDClientAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pdc.Close()
+	awaitProto(t, 30*time.Second, "the removal of the down replica", func() error {
+		r, _, err := pdc.GetRegionByID(ctx, regionIDs[0])
+		if err != nil {
+			return err
+		}
+		if _, ok := r.StorePeer(victimStore); ok {
+			return fmt.Errorf("region %+v", r)
+		}
+		return nil
+	})
+	c.Restart(victim)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		id, ok := c.Nodes[victim].LocalPeerID(regionIDs[0])
+		if !ok || id != oldPeer {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("removed replica %d of region %d still on the restarted store", oldPeer, regionIDs[0])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

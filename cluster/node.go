@@ -559,6 +559,26 @@ func (n *Node) QuarantinedReplicas() map[uint64]uint64 {
 	return out
 }
 
+// RegionIDs lists the regions this node holds a published replica of.
+func (n *Node) RegionIDs() []uint64 {
+	var out []uint64
+	for _, r := range n.raft.Regions() {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+// LocalPeerID returns the ID of this node's replica of region regionID,
+// if it holds a published one.
+func (n *Node) LocalPeerID(regionID uint64) (uint64, bool) {
+	r, ok := n.raft.Region(regionID)
+	if !ok {
+		return 0, false
+	}
+	p, ok := r.PeerOnStore(n.storeID)
+	return p.ID, ok
+}
+
 // LeaderlessRegions is how many of this node's region replicas know no
 // leader now (an election is running, or the leader is out of reach).
 func (n *Node) LeaderlessRegions() int {

@@ -78,6 +78,8 @@ func (p *placement) run(ctx context.Context) {
 			lastStore = time.Now()
 			if err := p.storeHeartbeat(ctx); err != nil && ctx.Err() == nil {
 				p.log.Debug("store heartbeat failed", "err", err)
+			} else {
+				p.checkStalePeers(ctx)
 			}
 		}
 		p.regionHeartbeats(ctx)
@@ -110,6 +112,39 @@ func (p *placement) storeHeartbeat(ctx context.Context) error {
 	}
 	slices.SortFunc(stats.Quarantined, func(a, b pdclient.RegionPeer) int { return cmp.Compare(a.RegionID, b.RegionID) })
 	return p.pdc.StoreHeartbeat(ctx, stats)
+}
+
+// checkStalePeers asks PD about every local replica that knows no leader
+// or is quarantined, and destroys those PD's region no longer includes
+// under a newer configuration (regionraft.DestroyStalePeer): replicas
+// removed while this store was down or cut off, which would otherwise
+// stay for good, campaigning in vain and blocking their key range here.
+func (p *placement) checkStalePeers(ctx context.Context) {
+	cands, err := p.raft.StaleCandidates(ctx)
+	if err != nil {
+		return
+	}
+	for _, c := range cands {
+		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		r, _, err := p.pdc.GetRegionByID(hctx, c.Region.ID)
+		if err != nil {
+			cancel()
+			continue // unknown to PD (not reported yet) or PD unreachable: keep it
+		}
+		current := regionraft.Region{ID: r.ID, StartKey: r.StartKey, EndKey: r.EndKey, Epoch: fromPDEpoch(r.Epoch)}
+		for _, q := range r.Peers {
+			current.Peers = append(current.Peers, fromPDPeer(q))
+		}
+		destroyed, err := p.raft.DestroyStalePeer(hctx, c.Region.ID, c.Self.ID, current)
+		cancel()
+		switch {
+		case err != nil:
+			p.log.Warn("stale peer check failed", "region", c.Region.ID, "peer", c.Self.ID, "err", err)
+		case destroyed:
+			p.log.Info("destroyed a replica removed from its region", "region", c.Region.ID, "peer", c.Self.ID,
+				"quarantined", c.Quarantined)
+		}
+	}
 }
 
 func (p *placement) regionHeartbeats(ctx context.Context) {

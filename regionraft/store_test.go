@@ -2,6 +2,7 @@ package regionraft
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -426,5 +427,56 @@ func TestFresh(t *testing.T) {
 	defer s2.Stop()
 	if fresh, err := s2.Fresh(); err != nil || fresh {
 		t.Fatalf("with a tombstone only: fresh %v %v", fresh, err)
+	}
+}
+
+// TestDestroyStalePeer: a leaderless peer is a stale candidate; it is
+// destroyed only against a descriptor with a newer configuration that no
+// longer includes it, and leaves a tombstone.
+func TestDestroyStalePeer(t *testing.T) {
+	eng := newTestEngine()
+	s, err := NewStore(testConfig(1, eng, newRecApplier(eng)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two voters, the other store never runs: no leader here.
+	r := Region{ID: 1, Epoch: Epoch{ConfVer: 3, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 21, StoreID: 2}}}
+	if err := s.BootstrapRegion(r); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Stop()
+	ctx := ctxT(t)
+	cands, err := s.StaleCandidates(ctx)
+	if err != nil || len(cands) != 1 || cands[0].Self.ID != 11 || cands[0].Region.Epoch.ConfVer != 3 {
+		t.Fatalf("candidates %+v %v", cands, err)
+	}
+	for _, tc := range []struct {
+		name    string
+		current Region
+	}{
+		{"same configuration", Region{ID: 1, Epoch: Epoch{ConfVer: 3, Version: 1}, Peers: []Peer{{ID: 21, StoreID: 2}}}},
+		{"still a member", Region{ID: 1, Epoch: Epoch{ConfVer: 5, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 21, StoreID: 2}}}},
+	} {
+		if ok, err := s.DestroyStalePeer(ctx, 1, 11, tc.current); ok || err != nil {
+			t.Fatalf("%s: destroyed %v %v", tc.name, ok, err)
+		}
+	}
+	if ok, err := s.DestroyStalePeer(ctx, 1, 12, Region{ID: 1, Epoch: Epoch{ConfVer: 5, Version: 1}}); ok || err != nil {
+		t.Fatalf("another peer id: destroyed %v %v", ok, err)
+	}
+	if _, ok := s.Region(1); !ok {
+		t.Fatal("region gone before its removal was shown")
+	}
+	current := Region{ID: 1, Epoch: Epoch{ConfVer: 5, Version: 1}, Peers: []Peer{{ID: 21, StoreID: 2}, {ID: 31, StoreID: 3}}}
+	if ok, err := s.DestroyStalePeer(ctx, 1, 11, current); !ok || err != nil {
+		t.Fatalf("removed peer: destroyed %v %v", ok, err)
+	}
+	if _, ok := s.Region(1); ok {
+		t.Fatal("destroyed region still published")
+	}
+	v, err := eng.Get(keys.RegionTombstoneKey(1))
+	if id, n := binary.Uvarint(v); err != nil || n <= 0 || id != 11 {
+		t.Fatalf("tombstone %x %v", v, err)
 	}
 }

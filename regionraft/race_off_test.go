@@ -1,5 +1,0 @@
-//go:build !race
-
-package regionraft
-
-const raceEnabled = false
