@@ -207,6 +207,12 @@ type peer struct {
 	splitPeers []splitPeer
 	// expectRegion is the descriptor of the snapshot being received.
 	expectRegion *Region
+	// splitTick is the store tick (plus one) at which a split created this
+	// peer; 0 for other peers. For a while after it, and while the
+	// membership is still the one of the split (splitConfVer), this peer
+	// sends no snapshot (snapshotHook): see splitSnapshotGraceTicks.
+	splitTick    uint64
+	splitConfVer uint64
 
 	// Hibernation (hibernate.go). hibernated: not ticked (not in
 	// Store.awake). idleTicks: consecutive idle ticks of an awake leader.

@@ -70,6 +70,10 @@ func (s *Store) snapshotHook(p *peer) func(*raftpb.Snapshot) error {
 		if s.inRound || p.receiving != 0 {
 			return raft.ErrSnapshotTemporarilyUnavailable
 		}
+		if p.splitTick != 0 && p.region.Epoch.ConfVer == p.splitConfVer &&
+			s.tickNo < p.splitTick+splitSnapshotGraceTicks(s.cfg.ElectionTick) {
+			return raft.ErrSnapshotTemporarilyUnavailable
+		}
 		idx := snap.GetMetadata().GetIndex()
 		if p.snaps == nil {
 			p.snaps = map[uint64]*pinnedSnapshot{}
@@ -82,6 +86,21 @@ func (s *Store) snapshotHook(p *peer) func(*raftpb.Snapshot) error {
 		return nil
 	}
 }
+
+// splitSnapshotGraceTicks is how long the leader of a region created by a
+// split sends its followers no snapshot: ten election timeouts (10 s at
+// the node's defaults). A follower whose store has not applied the split
+// yet rejects the new leader's appends (its replica, created by those
+// messages, has no log), and raft would answer with a snapshot, which is
+// wasted work: the follower's own split makes the same replica from data
+// it has. Worse, the snapshot lands on the replica the split just
+// created, replacing data half-way if the transfer or the store stops
+// (quarantine). Raft retries after ErrSnapshotTemporarilyUnavailable at
+// each heartbeat response, so a follower that really needs a snapshot
+// gets it once the grace is over (as TiKV's leaders hold snapshots back
+// from peers a split is about to create). A membership change ends the
+// grace: a replica added since (a learner) has no split to wait for.
+func splitSnapshotGraceTicks(electionTick int) uint64 { return 10 * uint64(electionTick) }
 
 // releaseSnaps drops the peer's pins taken before the current round: their
 // MsgSnaps were in this round's Ready (or raft gave up on them).

@@ -218,6 +218,7 @@ func (s *Store) registerSplitPeers(p *peer) {
 			s.dropPeer(old)
 		}
 		sp.p.storage.snapshotHook = s.snapshotHook(sp.p)
+		sp.p.splitTick, sp.p.splitConfVer = s.tickNo+1, sp.p.region.Epoch.ConfVer
 		s.register(sp.p)
 		s.publishRegion(sp.p)
 		if sp.campaign {
