@@ -174,10 +174,15 @@ func (s *Store) applySplit(p *peer, b engine.Batch, e *raftpb.Entry, payload []b
 		return out, nil // already there (or removed here): keep its state
 	}
 	// An uninitialized right peer (created by the new leader's messages)
-	// may have voted: keep its term and vote.
+	// may have voted: keep its term and vote. Raft's own state, not the
+	// persisted one: a vote it cast in this very round is in a Ready not
+	// yet written (its grant leaves after this round's commits), and the
+	// new peer must not vote again in that term.
 	hs := &raftpb.HardState{Term: proto.Uint64(raftInitTerm), Commit: proto.Uint64(raftInitIndex)}
-	if q := s.peers[right.ID]; q != nil && q.storage.hs.GetTerm() > raftInitTerm {
-		hs.Term, hs.Vote = proto.Uint64(q.storage.hs.GetTerm()), proto.Uint64(q.storage.hs.GetVote())
+	if q := s.peers[right.ID]; q != nil {
+		if qs := q.rn.BasicStatus(); qs.GetTerm() > raftInitTerm {
+			hs.Term, hs.Vote = proto.Uint64(qs.GetTerm()), proto.Uint64(qs.GetVote())
+		}
 	}
 	hsb, err := proto.Marshal(hs)
 	if err != nil {

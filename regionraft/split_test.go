@@ -232,3 +232,59 @@ func TestSplitPeerHoldsSnapshotsBack(t *testing.T) {
 		t.Fatalf("split peer after a membership change: %v", err)
 	}
 }
+
+// TestSplitKeepsAnUnpersistedVote: a replica of the right region created
+// by the new leader's messages (uninitialized) voted this round, in a
+// Ready not yet written, when the split that creates the right region is
+// applied. The new peer must start with that vote, or it could grant a
+// second one in the same term.
+func TestSplitKeepsAnUnpersistedVote(t *testing.T) {
+	eng := newTestEngine()
+	s, err := NewStore(testConfig(1, eng, newRecApplier(eng)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Region{ID: 1, Epoch: Epoch{ConfVer: 1, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 12, StoreID: 2}}}
+	if err := s.BootstrapRegion(r); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	defer s.Stop()
+	var term, vote uint64
+	err = s.runOnLoop(ctxT(t), func() error {
+		q := s.maybeCreatePeer(RaftMessage{RegionID: 2, From: Peer{ID: 22, StoreID: 2}, To: Peer{ID: 21, StoreID: 1},
+			Msg: &raftpb.Message{Type: raftpb.MessageType_MsgHeartbeat.Enum(), From: proto.Uint64(22), To: proto.Uint64(21), Term: proto.Uint64(6)}})
+		if q == nil {
+			return errors.New("no uninitialized peer created")
+		}
+		if err := q.rn.Step(&raftpb.Message{Type: raftpb.MessageType_MsgVote.Enum(), From: proto.Uint64(22), To: proto.Uint64(21),
+			Term: proto.Uint64(7), LogTerm: proto.Uint64(5), Index: proto.Uint64(5)}); err != nil {
+			return err
+		}
+		if st := q.rn.BasicStatus(); st.GetTerm() != 7 || st.GetVote() != 22 {
+			return fmt.Errorf("uninitialized peer did not vote: term %d vote %d", st.GetTerm(), st.GetVote())
+		}
+		p := s.peers[1]
+		saved := p.region.Clone()
+		b := s.cfg.Engine.NewBatch()
+		defer b.Close()
+		payload := encodeSplit(1, p.region.Epoch.Version, []byte("m"), 2, []uint64{21, 22})[proposalIDLen+1:]
+		if _, err := s.applySplit(p, b, &raftpb.Entry{Index: proto.Uint64(p.storage.apply.applied + 1)}, payload, nil); err != nil {
+			return err
+		}
+		if len(p.splitPeers) != 1 {
+			return fmt.Errorf("split created %d peers", len(p.splitPeers))
+		}
+		st := p.splitPeers[0].p.rn.BasicStatus()
+		term, vote = st.GetTerm(), st.GetVote()
+		// Undo: this test only looks at the new peer's raft state.
+		p.splitPeers, p.region, p.regionChanged = nil, saved, false
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if term != 7 || vote != 22 {
+		t.Fatalf("the split's new peer starts at term %d with vote %d, want term 7 vote 22", term, vote)
+	}
+}
