@@ -1,6 +1,12 @@
 package cluster
 
-import "github.com/skerrydb/skerry/mvcc/engine"
+import (
+	"context"
+
+	"github.com/skerrydb/skerry/cluster/rpc"
+	"github.com/skerrydb/skerry/mvcc/engine"
+	"github.com/skerrydb/skerry/mvcc/keys"
+)
 
 // SetDTxnHook makes n's distributed transactions call f at each phase
 // ("prewritten", "primary-committed"); an error from f stops them there,
@@ -37,3 +43,19 @@ func MVCCGCStats(n *Node) (deleted int64, safePoint uint64) {
 
 // LeadsAny reports whether n leads some region now.
 func LeadsAny(n *Node) bool { return !n.leads().none() }
+
+// ReadAtForTest runs the transactional read of key's meta record at
+// startTS on n (it must lead the key's region) as a coordinator would,
+// and returns its error as the coordinator sees it.
+func ReadAtForTest(ctx context.Context, n *Node, db int, key []byte, startTS uint64) error {
+	req := &rpc.TxnKVRequest{Op: kvOpGet, Keys: [][]byte{keys.MetaKey(db, key)}, StartTS: startTS}
+	resp, err := n.exec.serveTxnKV(ctx, req)
+	if err != nil {
+		return err
+	}
+	return kvResponseError(req, resp)
+}
+
+// RaiseUsedSafePoint raises the safe point n's version collector counts
+// as used.
+func RaiseUsedSafePoint(n *Node, sp uint64) { storeMax(&n.exec.safePoint, sp) }

@@ -56,6 +56,7 @@ const (
 	kvErrTxnNotFound  uint32 = 8 // mvcc.ErrTxnNotFound
 	kvErrUnknown      uint32 = 9 // the proposal's outcome is unknown
 	kvErrOther        uint32 = 10
+	kvErrTooOld       uint32 = 11 // a read at a start ts below the GC safe point this node knows
 )
 
 // errKVRegion is what a region error becomes once routing gives up.
@@ -183,6 +184,18 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 			return x.kvRaftError(region, berr), nil
 		}
 	}
+	if !writes {
+		// A read below the GC safe point may have missed versions GC
+		// removed: refused, as TiKV does (a coordinator cut off from PD
+		// did not hold the safe point back with its reports). Checked
+		// after the reads, against the highest safe point this node knows
+		// (the one its collector used, raised before it deletes, and
+		// PD's as last read), so deletions this node made during the
+		// reads are caught too.
+		if sp := max(x.safePoint.Load(), x.pdSafePoint.Load()); req.StartTS < sp {
+			return &rpc.TxnKVResponse{ErrCode: kvErrTooOld, ErrMsg: fmt.Sprintf("start ts %d, safe point %d", req.StartTS, sp)}, nil
+		}
+	}
 	if err != nil {
 		return kvErrorResponse(err), nil
 	}
@@ -303,6 +316,8 @@ func kvResponseError(req *rpc.TxnKVRequest, resp *rpc.TxnKVResponse) error {
 		return fmt.Errorf("%w: %s", errKVOutcomeUnknown, resp.ErrMsg)
 	case kvErrNotLeader, kvErrRegion:
 		return errKVRegion
+	case kvErrTooOld:
+		return fmt.Errorf("%w: %s", ErrTxnTooOld, resp.ErrMsg)
 	}
 	return fmt.Errorf("cluster: transactional action failed: %s", resp.ErrMsg)
 }
