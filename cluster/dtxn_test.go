@@ -132,6 +132,7 @@ func TestDistributedTransactions(t *testing.T) {
 	})
 	t.Run("KeylessCommands", func(t *testing.T) { testDistKeyless(t, c, clients) })
 	t.Run("Prefetch", func(t *testing.T) { testDistPrefetch(t, c, clients) })
+	t.Run("InPieces", func(t *testing.T) { testDistInPieces(t, c, clients) })
 	t.Run("SlowCommitStaysAlive", func(t *testing.T) { testDistSlowCommit(t, c, clients) })
 	t.Run("CoordinatorCrash", func(t *testing.T) { testDistCoordinatorCrash(t, c, clients) })
 	t.Run("CoordinatorCrashBeforeCommit", func(t *testing.T) { testDistCrashBeforeCommit(t, c, clients) })
@@ -672,5 +673,56 @@ func testDistPrefetch(t *testing.T, c *clustertest.Cluster, clients []*redis.Cli
 		if v != "v" {
 			t.Fatalf("%s = %v after MSET", ks[i], v)
 		}
+	}
+}
+
+// testDistInPieces: a transaction over more keys than one request may
+// carry is prewritten and committed in pieces of at most kvBatchKeys keys
+// per request, and stays atomic: the MSET lands whole, a DEL removes every
+// key.
+func testDistInPieces(t *testing.T, c *clustertest.Cluster, clients []*redis.Client) {
+	ctx := testCtx(t, 30*time.Second)
+	prev := cluster.SetKVBatchKeys(3)
+	defer cluster.SetKVBatchKeys(prev)
+	var mu sync.Mutex
+	most, prewrites := 0, 0
+	cluster.SetKVRequestHook(c.Nodes[0], func(op uint32, keys int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if op == cluster.KVOpPrewrite {
+			prewrites++
+		}
+		if op == cluster.KVOpPrewrite || op == cluster.KVOpCommit {
+			most = max(most, keys)
+		}
+	})
+	defer cluster.SetKVRequestHook(c.Nodes[0], nil)
+	ks := mixedKeys("piece", 20)
+	args := make([]any, 0, 2*len(ks))
+	for i, k := range ks {
+		args = append(args, k, fmt.Sprint(i))
+	}
+	if err := clients[0].MSet(ctx, args...).Err(); err != nil {
+		t.Fatalf("MSET of %d keys: %v", len(ks), err)
+	}
+	vals, err := clients[1].MGet(ctx, ks...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != fmt.Sprint(i) {
+			t.Fatalf("%s = %v, want %d", ks[i], v, i)
+		}
+	}
+	if n, err := clients[0].Del(ctx, ks...).Result(); err != nil || n != int64(len(ks)) {
+		t.Fatalf("DEL = %d %v", n, err)
+	}
+	if n, err := clients[2].Exists(ctx, ks...).Result(); err != nil || n != 0 {
+		t.Fatalf("EXISTS after DEL = %d %v", n, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most > 3 || prewrites < 7 {
+		t.Fatalf("requests carried up to %d keys, %d prewrites (want <= 3 keys, >= 7 prewrites)", most, prewrites)
 	}
 }

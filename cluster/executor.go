@@ -71,6 +71,9 @@ type executor struct {
 	// reaches a phase ("prewritten", "primary-committed"); an error stops
 	// it there as a coordinator crash would (no rollback, no secondaries).
 	dtxnHook func(phase string) error
+	// kvRequestHook, set by tests only, sees every TxnKV request this
+	// node sends as a coordinator (atomic: set while workers run).
+	kvRequestHook atomic.Pointer[func(*rpc.TxnKVRequest)]
 	// ops counts commands per region for the leader's heartbeat (QPS).
 	ops    *regionOps
 	dstats dtxnStats

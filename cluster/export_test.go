@@ -59,3 +59,25 @@ func ReadAtForTest(ctx context.Context, n *Node, db int, key []byte, startTS uin
 // RaiseUsedSafePoint raises the safe point n's version collector counts
 // as used.
 func RaiseUsedSafePoint(n *Node, sp uint64) { storeMax(&n.exec.safePoint, sp) }
+
+// SetKVBatchKeys sets how many keys one prewrite or commit request may
+// carry; it returns the previous limit.
+func SetKVBatchKeys(n int64) int64 { return kvBatchKeys.Swap(n) }
+
+// TxnKV operations, as SetKVRequestHook reports them.
+const (
+	KVOpPrewrite = kvOpPrewrite
+	KVOpCommit   = kvOpCommit
+)
+
+// SetKVRequestHook makes n call f with the operation and the key count of
+// every TxnKV request it sends as a coordinator (nil: none). Set it while
+// no transaction runs.
+func SetKVRequestHook(n *Node, f func(op uint32, keys int)) {
+	if f == nil {
+		n.exec.kvRequestHook.Store(nil)
+		return
+	}
+	h := func(req *rpc.TxnKVRequest) { f(req.Op, len(requestKeys(req))) }
+	n.exec.kvRequestHook.Store(&h)
+}

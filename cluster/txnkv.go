@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/skerrydb/skerry/cluster/rpc"
@@ -355,6 +357,37 @@ type kvGroup struct {
 	keys [][]byte
 }
 
+// kvBatchKeys bounds the keys of one prewrite, commit or rollback request
+// (and so of one raft proposal): a transaction over a whole keyspace
+// (FLUSHDB on a split keyspace, a big DEL) is sent in many requests, not
+// one message of every key of a region. Percolator allows it: locks may be
+// taken, and secondaries committed, in any number of pieces; the
+// primary's commit alone decides. Atomic for tests.
+var kvBatchKeys atomic.Int64
+
+func init() { kvBatchKeys.Store(4096) }
+
+// kvParallelRequests bounds the requests of one parallel sendKeys in
+// flight at once.
+const kvParallelRequests = 16
+
+// chunkGroups splits every group of more than limit keys into groups of
+// at most limit keys, in order.
+func chunkGroups(groups []kvGroup, limit int) []kvGroup {
+	if limit <= 0 || !slices.ContainsFunc(groups, func(g kvGroup) bool { return len(g.keys) > limit }) {
+		return groups
+	}
+	var out []kvGroup
+	for _, g := range groups {
+		for len(g.keys) > limit {
+			out = append(out, kvGroup{loc: g.loc, keys: g.keys[:limit:limit]})
+			g.keys = g.keys[limit:]
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
 // group splits ks by region, in order of first appearance.
 func (x *executor) group(ctx context.Context, ks [][]byte) ([]kvGroup, error) {
 	var out []kvGroup
@@ -377,6 +410,9 @@ func (x *executor) group(ctx context.Context, ks [][]byte) ([]kvGroup, error) {
 
 // send runs req on store (here when store is this node or unknown).
 func (x *executor) send(ctx context.Context, store uint64, req *rpc.TxnKVRequest) (*rpc.TxnKVResponse, error) {
+	if h := x.kvRequestHook.Load(); h != nil {
+		(*h)(req)
+	}
 	if store == 0 || store == x.self || x.remote == nil {
 		return x.serveTxnKV(ctx, req)
 	}
@@ -443,6 +479,7 @@ func (x *executor) sendKeysDepth(ctx context.Context, ks [][]byte, parallel bool
 	if err != nil {
 		return err
 	}
+	groups = chunkGroups(groups, int(kvBatchKeys.Load()))
 	run := func(g kvGroup) error {
 		resp, req, err := x.sendGroup(ctx, g, mk)
 		if errors.Is(err, errRegroup) && depth < 4 {
@@ -463,8 +500,13 @@ func (x *executor) sendKeysDepth(ctx context.Context, ks [][]byte, parallel bool
 		return first
 	}
 	errs := make(chan error, len(groups))
+	slots := make(chan struct{}, kvParallelRequests)
 	for _, g := range groups {
-		go func() { errs <- run(g) }()
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			errs <- run(g)
+		}()
 	}
 	var first error
 	for range groups {
