@@ -345,7 +345,7 @@ func (s *Store) dropPeer(p *peer) {
 	p.snaps = nil
 	s.mu.Lock()
 	delete(s.info, p.region.ID)
-	s.metrics.Regions.Set(float64(len(s.info)))
+	s.infoChanged()
 	close(s.leaderCh)
 	s.leaderCh = make(chan struct{})
 	s.mu.Unlock()

@@ -427,7 +427,7 @@ func (s *Store) quarantine(p *peer, cause error) {
 	s.complete(p.failAll(fmt.Errorf("%w: region %d quarantined", ErrRegionNotFound, p.region.ID), nil))
 	s.mu.Lock()
 	delete(s.info, p.region.ID)
-	s.metrics.Regions.Set(float64(len(s.info)))
+	s.infoChanged()
 	s.mu.Unlock()
 }
 

@@ -2,11 +2,13 @@ package regionraft
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -41,12 +43,16 @@ type Store struct {
 	metrics *Metrics
 
 	// Published state, guarded by mu.
-	mu       sync.Mutex
-	info     map[uint64]*regionInfo
-	leaderCh chan struct{} // closed and replaced on every leader change
-	started  bool
-	stopping bool
-	recvWG   sync.WaitGroup // ReceiveSnapshot calls in progress
+	mu   sync.Mutex
+	info map[uint64]*regionInfo
+	// byStart indexes info by start key for RegionForKeys, rebuilt when
+	// stale (a region added, removed, or its range changed).
+	byStart    []regionStart
+	indexStale bool
+	leaderCh   chan struct{} // closed and replaced on every leader change
+	started    bool
+	stopping   bool
+	recvWG     sync.WaitGroup // ReceiveSnapshot calls in progress
 
 	proposeC chan *proposal
 	readC    chan *readRequest
@@ -259,7 +265,7 @@ func (s *Store) addPeer(p *peer) {
 	s.register(p)
 	s.mu.Lock()
 	s.info[p.region.ID] = &regionInfo{region: p.region.Clone()}
-	s.metrics.Regions.Set(float64(len(s.info)))
+	s.infoChanged()
 	s.mu.Unlock()
 	if s.started && p.soloVoter() {
 		_ = p.rn.Campaign()
@@ -333,10 +339,11 @@ func (s *Store) bootstrapLocked(r Region) (p *peer, started bool, err error) {
 	}
 	// Published now so that a concurrent identical call is idempotent.
 	s.info[r.ID] = &regionInfo{region: r.Clone()}
+	s.indexStale = true
 	if !s.started {
 		p.storage.snapshotHook = s.snapshotHook(p)
 		s.register(p)
-		s.metrics.Regions.Set(float64(len(s.info)))
+		s.infoChanged()
 	}
 	return p, s.started, nil
 }
@@ -614,12 +621,60 @@ func (s *Store) Regions() []Region {
 	return out
 }
 
+// regionStart is one entry of Store.byStart.
+type regionStart struct {
+	start []byte
+	id    uint64
+}
+
+// infoChanged records that regions were added to or removed from info
+// (s.mu held).
+func (s *Store) infoChanged() {
+	s.metrics.Regions.Set(float64(len(s.info)))
+	s.indexStale = true
+}
+
 // RegionForKeys returns the id of this store's region that contains every
 // key (all keys when keys is nil), without copying descriptors: it is on
-// every command's path. false when no single region does.
+// every command's path. false when no single region does. With keys, it
+// finds the region of the first key by binary search over the published
+// regions' start keys (O(log regions): a store holds thousands); published
+// regions do not overlap, except for a moment during a split (the new
+// right region is published before the left one shrinks), when the
+// region that starts nearest below the key is the up-to-date one.
 func (s *Store) RegionForKeys(keys [][]byte) (uint64, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(keys) > 0 {
+		if s.indexStale {
+			s.byStart = s.byStart[:0]
+			for id, ri := range s.info {
+				s.byStart = append(s.byStart, regionStart{ri.region.StartKey, id})
+			}
+			slices.SortFunc(s.byStart, func(a, b regionStart) int {
+				if c := bytes.Compare(a.start, b.start); c != 0 {
+					return c
+				}
+				return cmp.Compare(a.id, b.id)
+			})
+			s.indexStale = false
+		}
+		i, found := slices.BinarySearchFunc(s.byStart, keys[0], func(e regionStart, k []byte) int { return bytes.Compare(e.start, k) })
+		if !found {
+			i-- // the last region starting below the key
+		}
+		if i < 0 {
+			return 0, false
+		}
+		id := s.byStart[i].id
+		ri := s.info[id]
+		for _, k := range keys {
+			if !ri.region.ContainsKey(k) {
+				return 0, false
+			}
+		}
+		return id, true
+	}
 	best := uint64(0)
 	for id, ri := range s.info {
 		ok := true

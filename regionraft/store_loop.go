@@ -1,13 +1,14 @@
 package regionraft
 
 import (
+	"bytes"
 	"fmt"
-	"google.golang.org/protobuf/proto"
 	"strconv"
 	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/skerrydb/skerry/mvcc/engine"
 	"github.com/skerrydb/skerry/mvcc/keys"
@@ -658,7 +659,10 @@ func (s *Store) publishRegion(p *peer) {
 	if ri == nil {
 		ri = &regionInfo{}
 		s.info[p.region.ID] = ri
-		s.metrics.Regions.Set(float64(len(s.info)))
+		s.infoChanged()
+	}
+	if !bytes.Equal(ri.region.StartKey, p.region.StartKey) || !bytes.Equal(ri.region.EndKey, p.region.EndKey) {
+		s.indexStale = true
 	}
 	ri.region = p.region.Clone()
 	ri.leader = p.leaderPeer()
