@@ -69,8 +69,15 @@ func (e *activeExpirer) run(ctx context.Context) {
 
 // round runs one pass over due slots.
 func (e *activeExpirer) round(ctx context.Context) error {
-	if e.leads().none() {
-		return nil
+	marked := false
+	for s := range e.tracker.next {
+		if e.tracker.next[s].Load() != 0 {
+			marked = true
+			break
+		}
+	}
+	if !marked || e.leads().none() {
+		return nil // nothing due anywhere, or nothing led here
 	}
 	ts, err := e.oracle.GetTS(ctx)
 	if err != nil {

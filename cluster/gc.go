@@ -63,13 +63,19 @@ func (g *collector) run(ctx context.Context) {
 // round visits the pending slots until the budget is spent.
 func (g *collector) round(ctx context.Context) error {
 	budget := g.budget
-	led := g.leads()
-	if led.none() {
-		return nil
-	}
+	var led *ledSlots // looked up at the first pending slot: most rounds have none
 	for s := range g.tracker.pending {
 		if budget <= 0 {
 			return nil
+		}
+		if !g.tracker.pending[s].Load() {
+			continue
+		}
+		if led == nil {
+			l := g.leads()
+			if led = &l; led.none() {
+				return nil
+			}
 		}
 		if !led.has(uint16(s)) {
 			continue // a follower keeps its marks for when it leads

@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/skerrydb/skerry/commands"
@@ -30,16 +32,16 @@ func (l ledSlots) has(slot uint16) bool {
 	if l.all {
 		return true
 	}
+	// The regions are sorted by start key and do not overlap: the one
+	// that may hold k is the last one starting at or below it.
 	k := keys.SlotPrefix(slot)
-	for i := range l.regions {
-		if l.regions[i].ContainsKey(k) {
-			return true
-		}
-	}
-	return false
+	i := sort.Search(len(l.regions), func(i int) bool { return bytes.Compare(l.regions[i].StartKey, k) > 0 }) - 1
+	return i >= 0 && l.regions[i].ContainsKey(k)
 }
 
-// ledBy returns the regions store leads now.
+// ledBy returns the regions store leads now, sorted by start key (has
+// runs for every slot of a round: a binary search, not a scan of every
+// region led).
 func ledBy(s *regionraft.Store, storeID uint64) ledSlots {
 	var l ledSlots
 	for _, r := range s.Regions() {
@@ -47,7 +49,13 @@ func ledBy(s *regionraft.Store, storeID uint64) ledSlots {
 			l.regions = append(l.regions, r)
 		}
 	}
+	sortLed(&l)
 	return l
+}
+
+// sortLed sorts l's regions by start key, as has expects.
+func sortLed(l *ledSlots) {
+	sort.Slice(l.regions, func(i, j int) bool { return bytes.Compare(l.regions[i].StartKey, l.regions[j].StartKey) < 0 })
 }
 
 // isNotLocal reports an error that only says another node leads the keys.
