@@ -50,9 +50,17 @@ func (f forwarder) Forward(ctx context.Context, node uint64, st commands.Forward
 	res, err := f.rpc.Forward(ctx, node, req)
 	if err != nil {
 		var re *rpc.RemoteError
-		if errors.Is(err, rpc.ErrUnreachable) || (errors.As(err, &re) && re.Code == codeNotReady) {
+		if errors.Is(err, rpc.ErrNotSent) || (errors.As(err, &re) && re.Code == codeNotReady) {
 			f.routes.dropLeader(node)
 			return nil, st, fmt.Errorf("%w: %v", commands.ErrNotDelivered, err)
+		}
+		if errors.Is(err, rpc.ErrUnreachable) {
+			// The connection broke after the command was sent: it may
+			// have run there (a crash mid-call). Not tried again: an INCR
+			// would count twice. The client sees an error, as it would
+			// if its own connection to Redis had dropped.
+			f.routes.dropLeader(node)
+			return nil, st, fmt.Errorf("cluster: connection to node %d lost after the command was sent (it may have run): %w", node, err)
 		}
 		return nil, st, err
 	}

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/skerrydb/skerry/regionraft"
@@ -304,6 +305,15 @@ func (c *Client) callError(ctx context.Context, store uint64, cc *grpc.ClientCon
 	return fmt.Errorf("rpc: store %d: %w", store, err)
 }
 
+// notSent marks an unreachable-store error as certainly not sent
+// (ErrNotSent); other errors are returned as they are.
+func notSent(err error) error {
+	if errors.Is(err, ErrUnreachable) {
+		return fmt.Errorf("%w: %w", ErrNotSent, err)
+	}
+	return err
+}
+
 // filter applies opts.Filter to a snapshot or forward; nil means deliver.
 func (c *Client) filter(ctx context.Context, to uint64, kind Kind) error {
 	if c.opts.Filter == nil {
@@ -349,15 +359,24 @@ func (c *Client) Forward(ctx context.Context, store uint64, req *ForwardRequest)
 
 func (c *Client) forward(ctx context.Context, store uint64, req *ForwardRequest) (*ForwardResponse, error) {
 	if err := c.filter(ctx, store, KindForward); err != nil {
-		return nil, err
+		return nil, notSent(err)
 	}
 	cc, err := c.conn(ctx, store)
 	if err != nil {
-		return nil, err
+		return nil, notSent(err)
 	}
 	var reply forwardReply
-	if err := cc.Invoke(ctx, methodForward, req, &reply); err != nil {
-		return nil, c.callError(ctx, store, cc, err)
+	// gRPC fills p only if the call got a stream on a connection: then
+	// the request may have reached the store, even if the connection
+	// broke before the reply (a crash mid-call). Without one it was never
+	// sent (a failed dial, a connection in backoff).
+	var p peer.Peer
+	if err := cc.Invoke(ctx, methodForward, req, &reply, grpc.Peer(&p)); err != nil {
+		err = c.callError(ctx, store, cc, err)
+		if p.Addr == nil && errors.Is(err, ErrUnreachable) {
+			err = notSent(err)
+		}
+		return nil, err
 	}
 	if reply.err != nil {
 		return nil, reply.err.remoteError()

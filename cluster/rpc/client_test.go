@@ -505,13 +505,14 @@ func TestForwardRoundTrip(t *testing.T) {
 		t.Fatalf("err = %#v, want RemoteError code 0", err)
 	}
 
-	// Unknown store: the resolver's error, wrapped as unreachable.
-	if _, err := c.Forward(ctx, 9, req); !errors.Is(err, ErrUnreachable) || !errors.Is(err, errNoStore) {
+	// Unknown store: the resolver's error, wrapped as unreachable and
+	// certainly not sent.
+	if _, err := c.Forward(ctx, 9, req); !errors.Is(err, ErrUnreachable) || !errors.Is(err, errNoStore) || !errors.Is(err, ErrNotSent) {
 		t.Fatalf("unknown store: %v", err)
 	}
-	// Stopped server: unreachable.
+	// Stopped server: unreachable, and not sent (no connection carried it).
 	srv.Stop()
-	if _, err := c.Forward(ctx, 2, req); !errors.Is(err, ErrUnreachable) {
+	if _, err := c.Forward(ctx, 2, req); !errors.Is(err, ErrUnreachable) || !errors.Is(err, ErrNotSent) {
 		t.Fatalf("stopped server: %v", err)
 	}
 	// The failure marked the address stale: the next call resolves again.
@@ -680,5 +681,33 @@ func TestServerStopCutsSlowCallsAfterTimeout(t *testing.T) {
 	srv.Stop()
 	if err := <-errC; !errors.Is(err, ErrUnreachable) {
 		t.Fatalf("forward cut by Stop: %v, want ErrUnreachable", err)
+	}
+}
+
+// TestForwardCutMidCall: a server killed while it runs a forwarded command
+// (a crash mid-call) leaves the outcome unknown: unreachable, but not
+// ErrNotSent, so the caller must not run the command elsewhere.
+func TestForwardCutMidCall(t *testing.T) {
+	h := newTestHandler()
+	running := make(chan struct{})
+	h.forward = func(ctx context.Context, _ *ForwardRequest) (*ForwardResponse, error) {
+		close(running)
+		<-ctx.Done() // until the server is killed
+		return nil, ctx.Err()
+	}
+	srv, addr := startServer(t, h, ServerOptions{}, "")
+	r := newResolver()
+	r.set(2, addr)
+	c := newTestClient(t, 1, r, ClientOptions{})
+	errC := make(chan error, 1)
+	go func() {
+		_, err := c.Forward(context.Background(), 2, &ForwardRequest{Proto: 2, Args: [][]byte{[]byte("INCR"), []byte("k")}})
+		errC <- err
+	}()
+	<-running
+	srv.Kill()
+	err := <-errC
+	if !errors.Is(err, ErrUnreachable) || errors.Is(err, ErrNotSent) {
+		t.Fatalf("cut mid-call: %v, want unreachable and not ErrNotSent", err)
 	}
 }

@@ -11,6 +11,12 @@ var (
 	// failed or broke, or a test Filter dropped the call. The request may
 	// or may not have been executed when the connection broke mid-call.
 	ErrUnreachable = errors.New("rpc: store unreachable")
+	// ErrNotSent is wrapped, besides ErrUnreachable, by a Forward error
+	// when the request certainly never left this node: the store did not
+	// resolve, a Filter dropped it, or no connection ever carried it (the
+	// call failed before gRPC gave it a stream). Only then may a
+	// non-idempotent command be tried elsewhere.
+	ErrNotSent = errors.New("rpc: request not sent")
 	// ErrClosed is returned by calls on a closed Client.
 	ErrClosed = errors.New("rpc: client closed")
 	// ErrMalformed is wrapped by decode errors of the wire format.
