@@ -81,3 +81,19 @@ func SetKVRequestHook(n *Node, f func(op uint32, keys int)) {
 	h := func(req *rpc.TxnKVRequest) { f(req.Op, len(requestKeys(req))) }
 	n.exec.kvRequestHook.Store(&h)
 }
+
+// IsPDLeader reports whether n's embedded PD member leads PD now.
+func IsPDLeader(n *Node) bool { return n.pd != nil && n.pd.IsLeader() }
+
+// TransferRegionLeader asks n, the leader of every region it leads, to
+// hand them to its peers on store to.
+func TransferRegionLeader(ctx context.Context, n *Node, to uint64) error {
+	for _, r := range n.leads().regions {
+		if p, ok := r.PeerOnStore(to); ok {
+			if err := n.raft.TransferLeader(ctx, r.ID, p.ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -3,11 +3,13 @@ package cluster_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/skerrydb/skerry/cluster"
 	"github.com/skerrydb/skerry/cluster/clustertest"
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
@@ -59,10 +61,32 @@ func TestThreeNodesServeAnyKeyFromAnyNode(t *testing.T) {
 // region while clients write through the others: a new leader takes over
 // and every acknowledged write is readable afterwards.
 func TestLeaderCrashLosesNoAcknowledgedWrite(t *testing.T) {
+	t.Run("region leader", func(t *testing.T) { testLeaderCrash(t, false) })
+	// The node that crashes leads PD too: the survivors' routing must not
+	// wait on a PD that is electing its own leader.
+	t.Run("region and PD leader", func(t *testing.T) { testLeaderCrash(t, true) })
+}
+
+func testLeaderCrash(t *testing.T, withPD bool) {
 	c := clustertest.StartCluster(t, clustertest.ClusterConfigs(t, 3))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	leader := waitLeader(t, c)
+	if withPD {
+		awaitProto(t, 20*time.Second, "the region leader to be PD's leader", func() error {
+			pdl := slices.IndexFunc(c.Nodes, cluster.IsPDLeader)
+			if pdl < 0 {
+				return fmt.Errorf("no PD leader")
+			}
+			if leader = waitLeader(t, c); leader == pdl {
+				return nil
+			}
+			if err := cluster.TransferRegionLeader(ctx, c.Nodes[leader], c.Nodes[pdl].StoreID()); err != nil {
+				return err
+			}
+			return fmt.Errorf("region leader on node %d, PD leader on node %d", leader+1, pdl+1)
+		})
+	}
 	var survivors []*redis.Client
 	for i, n := range c.Nodes {
 		if i != leader {

@@ -307,9 +307,11 @@ func (n *Node) CloseAbruptly() error {
 	// every handler, for ever.
 	n.cancel()
 	// Off the network, as a crash would be: no more raft messages in or
-	// out, no forwarded commands, while the rest shuts down.
+	// out, no forwarded commands, while the rest shuts down. Connections
+	// close at once, as a killed process's do, so peers fail over instead
+	// of waiting on a drain.
 	if n.rpcs != nil {
-		n.rpcs.Stop()
+		n.rpcs.Kill()
 	}
 	if n.rpcc != nil {
 		_ = n.rpcc.Close()

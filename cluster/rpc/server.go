@@ -214,6 +214,19 @@ func (s *Server) Stop() {
 	})
 }
 
+// Kill stops the server at once, as a crash would: the listener and every
+// connection close without waiting for calls in flight (Stop drains them
+// first, for up to StopTimeout; peers' raft streams never end by
+// themselves, so a drain holds the connections open that long, and the
+// peers' calls wait on them instead of failing over). Idempotent; after
+// Stop or Kill the other does nothing more.
+func (s *Server) Kill() {
+	s.stopOnce.Do(func() {
+		close(s.stopping)
+		s.grpc.Stop()
+	})
+}
+
 // Collectors returns the server's prometheus collectors (skerry_rpc_*),
 // for the caller to register.
 func (s *Server) Collectors() []prometheus.Collector { return s.metrics.collectors() }
