@@ -63,7 +63,8 @@ func (g *collector) run(ctx context.Context) {
 // round visits the pending slots until the budget is spent.
 func (g *collector) round(ctx context.Context) error {
 	budget := g.budget
-	var led *ledSlots // looked up at the first pending slot: most rounds have none
+	var led ledSlots // looked up at the first pending slot: most rounds have none
+	looked := false
 	for s := range g.tracker.pending {
 		if budget <= 0 {
 			return nil
@@ -71,9 +72,8 @@ func (g *collector) round(ctx context.Context) error {
 		if !g.tracker.pending[s].Load() {
 			continue
 		}
-		if led == nil {
-			l := g.leads()
-			if led = &l; led.none() {
+		if !looked {
+			if led, looked = g.leads(), true; led.none() {
 				return nil
 			}
 		}

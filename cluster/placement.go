@@ -76,10 +76,18 @@ func (p *placement) run(ctx context.Context) {
 	for {
 		if time.Since(lastStore) >= p.storeEvery {
 			lastStore = time.Now()
-			if err := p.storeHeartbeat(ctx); err != nil && ctx.Err() == nil {
+			// One look at the local replicas serves both: the
+			// quarantined ones go into the heartbeat, and every
+			// candidate is checked against PD after it. A raft loop
+			// that does not answer in time gives none: the heartbeat
+			// (liveness) goes anyway.
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			cands, _ := p.raft.StaleCandidates(lctx)
+			cancel()
+			if err := p.storeHeartbeat(ctx, cands); err != nil && ctx.Err() == nil {
 				p.log.Debug("store heartbeat failed", "err", err)
-			} else {
-				p.checkStalePeers(ctx)
+			} else if err == nil {
+				p.checkStalePeers(ctx, cands)
 			}
 		}
 		p.regionHeartbeats(ctx)
@@ -91,7 +99,9 @@ func (p *placement) run(ctx context.Context) {
 	}
 }
 
-func (p *placement) storeHeartbeat(ctx context.Context) error {
+// storeHeartbeat reports this store to PD, with the quarantined replicas
+// among cands (regionraft.Store.StaleCandidates).
+func (p *placement) storeHeartbeat(ctx context.Context, cands []regionraft.LocalPeer) error {
 	regions := p.raft.Regions()
 	leaders := 0
 	for _, r := range regions {
@@ -107,8 +117,10 @@ func (p *placement) storeHeartbeat(ctx context.Context) error {
 	}
 	// PD replaces quarantined replicas (regionraft.Store.ReceiveSnapshot):
 	// they drop every message, and nothing else would ever end that.
-	for region, peer := range p.raft.QuarantinedPeers() {
-		stats.Quarantined = append(stats.Quarantined, pdclient.RegionPeer{RegionID: region, PeerID: peer.ID})
+	for _, c := range cands {
+		if c.Quarantined {
+			stats.Quarantined = append(stats.Quarantined, pdclient.RegionPeer{RegionID: c.Region.ID, PeerID: c.Self.ID})
+		}
 	}
 	slices.SortFunc(stats.Quarantined, func(a, b pdclient.RegionPeer) int { return cmp.Compare(a.RegionID, b.RegionID) })
 	return p.pdc.StoreHeartbeat(ctx, stats)
@@ -119,11 +131,7 @@ func (p *placement) storeHeartbeat(ctx context.Context) error {
 // under a newer configuration (regionraft.DestroyStalePeer): replicas
 // removed while this store was down or cut off, which would otherwise
 // stay for good, campaigning in vain and blocking their key range here.
-func (p *placement) checkStalePeers(ctx context.Context) {
-	cands, err := p.raft.StaleCandidates(ctx)
-	if err != nil {
-		return
-	}
+func (p *placement) checkStalePeers(ctx context.Context, cands []regionraft.LocalPeer) {
 	for _, c := range cands {
 		hctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		r, _, err := p.pdc.GetRegionByID(hctx, c.Region.ID)

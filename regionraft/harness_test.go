@@ -204,6 +204,23 @@ func openStarted(t *testing.T, cfg Config, regions ...Region) *Store {
 	return s
 }
 
+// openLeaderless starts store 1 with region r, whose other voters' stores
+// never run: its peer stays without a leader.
+func openLeaderless(t *testing.T, r Region) *Store {
+	t.Helper()
+	eng := newTestEngine()
+	s, err := NewStore(testConfig(1, eng, newRecApplier(eng)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BootstrapRegion(r); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)

@@ -239,19 +239,9 @@ func TestSplitPeerHoldsSnapshotsBack(t *testing.T) {
 // applied. The new peer must start with that vote, or it could grant a
 // second one in the same term.
 func TestSplitKeepsAnUnpersistedVote(t *testing.T) {
-	eng := newTestEngine()
-	s, err := NewStore(testConfig(1, eng, newRecApplier(eng)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := Region{ID: 1, Epoch: Epoch{ConfVer: 1, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 12, StoreID: 2}}}
-	if err := s.BootstrapRegion(r); err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	defer s.Stop()
+	s := openLeaderless(t, Region{ID: 1, Epoch: Epoch{ConfVer: 1, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 12, StoreID: 2}}})
 	var term, vote uint64
-	err = s.runOnLoop(ctxT(t), func() error {
+	err := s.runOnLoop(ctxT(t), func() error {
 		q := s.maybeCreatePeer(RaftMessage{RegionID: 2, From: Peer{ID: 22, StoreID: 2}, To: Peer{ID: 21, StoreID: 1},
 			Msg: &raftpb.Message{Type: raftpb.MessageType_MsgHeartbeat.Enum(), From: proto.Uint64(22), To: proto.Uint64(21), Term: proto.Uint64(6)}})
 		if q == nil {

@@ -204,8 +204,8 @@ func (s *Store) loadTombstones() error {
 // held replicas and lost them all would otherwise recreate the first
 // region from its initial descriptor, empty.
 func (s *Store) Fresh() (bool, error) {
-	for _, rng := range [][2][]byte{pair(keys.RegionStateRange()), pair(keys.RegionTombstoneRange())} {
-		it, err := s.cfg.Engine.NewIter(rng[0], rng[1])
+	for _, bounds := range []func() ([]byte, []byte){keys.RegionStateRange, keys.RegionTombstoneRange} {
+		it, err := s.cfg.Engine.NewIter(bounds())
 		if err != nil {
 			return false, err
 		}
@@ -217,8 +217,6 @@ func (s *Store) Fresh() (bool, error) {
 	}
 	return true, nil
 }
-
-func pair(lo, hi []byte) [2][]byte { return [2][]byte{lo, hi} }
 
 // enqueue queues fn for the raft goroutine; it never blocks.
 func (s *Store) enqueue(fn func()) {

@@ -434,18 +434,9 @@ func TestFresh(t *testing.T) {
 // destroyed only against a descriptor with a newer configuration that no
 // longer includes it, and leaves a tombstone.
 func TestDestroyStalePeer(t *testing.T) {
-	eng := newTestEngine()
-	s, err := NewStore(testConfig(1, eng, newRecApplier(eng)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Two voters, the other store never runs: no leader here.
-	r := Region{ID: 1, Epoch: Epoch{ConfVer: 3, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 21, StoreID: 2}}}
-	if err := s.BootstrapRegion(r); err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	defer s.Stop()
+	s := openLeaderless(t, Region{ID: 1, Epoch: Epoch{ConfVer: 3, Version: 1}, Peers: []Peer{{ID: 11, StoreID: 1}, {ID: 21, StoreID: 2}}})
+	eng := s.cfg.Engine
 	ctx := ctxT(t)
 	cands, err := s.StaleCandidates(ctx)
 	if err != nil || len(cands) != 1 || cands[0].Self.ID != 11 || cands[0].Region.Epoch.ConfVer != 3 {
