@@ -151,6 +151,11 @@ type Config struct {
 	// store with it set ignores a leader's hibernate heartbeats, so its
 	// followers keep waking their hibernated leaders.
 	DisableHibernation bool
+	// DisableLeaseReads makes every leader read confirm leadership with a
+	// ReadIndex round (one quorum heartbeat round per batch of reads)
+	// instead of serving reads under a leader lease (lease.go). Every store
+	// of a cluster may choose it independently.
+	DisableLeaseReads bool
 	// OnLeaderChange, if set, is called from the raft goroutine when this
 	// store's peer of a region becomes or stops being its leader, before
 	// any request is served in the new role. It must not block.

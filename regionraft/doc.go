@@ -90,6 +90,12 @@
 //     context is already pending, and followers' requests reach it too).
 //     Hibernation markers are 5 or 13 bytes, so the two never mix up. A
 //     read completes once the index is confirmed and applied here.
+//   - Leader lease (lease.go): a confirmed round sent by the leader at t
+//     lets ReadBarrier answer at once, without entering the loop, until
+//     t+leaseDuration (0.8 x (ElectionTick-2) ticks: 720 ms at the
+//     defaults), on a leader that has applied an entry of its own term.
+//     Reads in the second half of the lease queue one renewal round (no
+//     waiter) per quarter lease, so steady reads never wait for a round.
 //   - Follower reads (FollowerReadBarrier): on a follower or learner the
 //     ReadIndex goes to the leader as MsgReadIndex; the leader confirms its
 //     leadership with a quorum heartbeat round, answers its commit index,
@@ -235,8 +241,10 @@
 //     asleep, so the frozen lease would make it refuse the vote for one
 //     more election timeout. With both, a crashed idle region's leader is
 //     replaced about as fast as a busy one's (cluster
-//     TestIdleRegionLeaderCrash: 1.1-1.9 s, was 4-4.5 s). Leases only
-//     decide when to elect; reads are ReadOnlySafe.
+//     TestIdleRegionLeaderCrash: 1.1-1.9 s, was 4-4.5 s). Neither runs
+//     the clock forward on a follower that answered a ReadIndex heartbeat
+//     less than an election timeout ago: a leader's read lease may rest on
+//     that answer. A leader voids its lease when it hibernates.
 //   - A hibernated leader's election clock stands still, so its
 //     CheckQuorum lease proves nothing when it wakes (its followers may
 //     have elected another leader meanwhile). A leader with other voters
@@ -253,15 +261,24 @@
 //
 // # Raft settings
 //
-// PreVote and CheckQuorum are on. Reads use ReadOnlySafe: ReadIndex
+// PreVote and CheckQuorum are on. Rounds use ReadOnlySafe: ReadIndex
 // confirms the leadership with a heartbeat round (one per batch of reads
-// queued in a round). ReadOnlyLeaseBased is NOT safe here: CheckQuorum
-// steps a partitioned leader down only after up to two election timeouts,
-// while the majority may elect a new leader after one, so the old leader
-// would answer stale reads in between (cluster TestMinorityPartition
-// caught it). A real leader lease (TiKV's: measured from the send time of
-// a heartbeat a quorum acknowledged, shorter than the election timeout)
-// would remove the round trip; not done yet. Proposal forwarding is
+// queued in a round). raft's ReadOnlyLeaseBased is NOT safe here:
+// CheckQuorum steps a partitioned leader down only after up to two election
+// timeouts, while the majority may elect a new leader after one, so the old
+// leader would answer stale reads in between (cluster TestMinorityPartition
+// caught it), and a stalled leader never steps down at all. The leader
+// lease above is TiKV's instead: measured on the leader's monotonic clock
+// from the send time of a round a quorum acknowledged, shorter than the
+// time any acknowledging voter's timer takes to reach the election
+// timeout (before which raft refuses it to any unforced candidate), void
+// from the moment leadership is handed on (MsgTimeoutNow), the membership
+// changes, or the leader hibernates or steps down; a replica loaded from
+// disk refuses unforced votes for an election timeout (it may have
+// answered a round just before a crash). Config.DisableLeaseReads turns it
+// off. regionraft TestLeaseReadNeverStale stalls a cut-off leader's loop
+// (so CheckQuorum cannot step it down) and checks that no read it passed
+// began after the new leader's first write was acknowledged. Proposal forwarding is
 // disabled: a follower answers *NotLeaderError to Propose and ReadBarrier;
 // only FollowerReadBarrier lets raft forward its ReadIndex to the leader.
 //

@@ -190,14 +190,16 @@ func campaignMessage(m *raftpb.Message) bool {
 // leader of an idle region took two elections to replace (4-4.5 s). The
 // candidate woke first and heard nothing from that leader for an election
 // timeout, and this follower has heard nothing from it either since it fell
-// asleep, so the lease it honours is really over. Safety does not rest on
-// leases (reads are ReadOnlySafe), only the choice of when to elect does.
-// A request from the leader itself, or a follower that is not asleep, is
+// asleep, so the lease it honours is really over. Not on a follower that
+// answered a ReadIndex heartbeat less than an election timeout ago: a
+// leader's read lease (lease.go) may rest on that answer, so its clock
+// runs at raft's pace. A request from the leader itself, or a follower that is not asleep, is
 // left to raft as usual. The ticks may start this follower's own
 // campaign, as its timer would have.
 func (s *Store) wakeForCampaign(p *peer, m *raftpb.Message) {
 	st := p.rn.BasicStatus()
-	if st.RaftState == raft.StateLeader || m.GetFrom() == st.Lead || m.GetTerm() <= st.GetTerm() {
+	if st.RaftState == raft.StateLeader || m.GetFrom() == st.Lead || m.GetTerm() <= st.GetTerm() ||
+		s.ackedReadRecently(p) {
 		return
 	}
 	for range s.cfg.ElectionTick {
@@ -212,6 +214,9 @@ func (s *Store) sleep(p *peer, leader bool) {
 		return
 	}
 	p.hibernated = true
+	if leader {
+		s.voidLease(p) // its followers' clocks stop: see wake
+	}
 	delete(s.awake, p.region.ID)
 	s.metrics.Hibernated.Inc()
 	if !leader {
@@ -272,7 +277,7 @@ func (s *Store) wakeForRequest(p *peer) {
 		return
 	}
 	s.wake(p)
-	if !s.probeLeader(p) {
+	if !s.probeLeader(p) || s.ackedReadRecently(p) {
 		return
 	}
 	for range s.cfg.ElectionTick - probeMarginTicks(s.cfg.ElectionTick) {

@@ -308,16 +308,7 @@ func TestHibernatedLeaderPartitionedNoStaleRead(t *testing.T) {
 		}
 	}
 	c.tr.partition([]uint64{old}, rest)
-	var nl *Store
-	eventually(t, "a leader on the majority side", func() bool {
-		for _, id := range rest {
-			if st, ok := c.stores[id].peerState(t, 1); ok && st.leader {
-				nl = c.stores[id]
-				return true
-			}
-		}
-		return false
-	})
+	nl := c.leaderAmong(rest, 1)
 	if err := nl.Propose(ctxT(t), 1, []byte("b")); err != nil {
 		t.Fatal(err)
 	}

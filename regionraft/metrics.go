@@ -36,6 +36,9 @@ type Metrics struct {
 	// FollowerReads counts FollowerReadBarrier calls answered by a
 	// follower or learner (not the leader), by result: ok, error.
 	FollowerReads *prometheus.CounterVec
+	// LeaseReads counts leader reads served under the leader lease,
+	// without a ReadIndex round.
+	LeaseReads prometheus.Counter
 }
 
 func newMetrics() *Metrics {
@@ -82,11 +85,14 @@ func newMetrics() *Metrics {
 		FollowerReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "skerry_region_follower_reads_total", Help: "Read barriers passed (or failed) on a follower replica, by result.",
 		}, []string{"result"}),
+		LeaseReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skerry_raft_lease_reads_total", Help: "Leader reads served under the leader lease, without a ReadIndex round.",
+		}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.ProposeApplySeconds, m.BatchCommitSeconds, m.EntriesPerBatch,
 		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders, m.Snapshots,
-		m.PeerTicks, m.Hibernated, m.Wakes, m.FollowerReads}
+		m.PeerTicks, m.Hibernated, m.Wakes, m.FollowerReads, m.LeaseReads}
 }

@@ -120,6 +120,11 @@ type readBatch struct {
 	lead      uint64 // raft id of the leader when issued (self on a leader)
 	issuedAt  uint64 // Store.tickNo when the ReadIndex was issued
 	waiters   []*readRequest
+	// byLeader: issued by a leader, in raft term term, at sentAt (before
+	// its heartbeats left); its confirmation extends the lease (lease.go).
+	byLeader bool
+	term     uint64
+	sentAt   time.Time
 }
 
 // readContextLen is the length of a read request's raft context. Hibernation
@@ -224,6 +229,17 @@ type peer struct {
 	checkAt    uint64
 	leaseNonce uint64
 	leaseAcks  map[uint64]bool
+
+	// Leader lease (lease.go). leaseUntil: reads need no ReadIndex round
+	// before it (zero when none). leaseVoidAt: the last time the lease was
+	// voided; rounds sent before it do not extend it. lastReadAck: when a
+	// heartbeat carrying a ReadIndex context (what a lease rests on) was
+	// last stepped; the creation time before the first. voteGuardUntil: a peer loaded from disk
+	// refuses unforced votes until then.
+	leaseUntil     time.Time
+	leaseVoidAt    time.Time
+	lastReadAck    time.Time
+	voteGuardUntil time.Time
 }
 
 // expectedSnapshot is a received snapshot whose data are in the engine,
@@ -239,7 +255,8 @@ func newPeer(cfg *Config, region Region) (*peer, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: region %d has no peer on store %d", ErrInvalidRegion, region.ID, cfg.StoreID)
 	}
-	p := &peer{region: region, self: self, proposals: map[uint64]*proposal{}, initialized: true, knownPeers: map[uint64]Peer{}}
+	p := &peer{region: region, self: self, proposals: map[uint64]*proposal{}, initialized: true, knownPeers: map[uint64]Peer{},
+		lastReadAck: time.Now()}
 	ps, err := loadPeerStorage(cfg.Engine, &p.region, cfg.EntryCacheSize)
 	if err != nil {
 		return nil, err
@@ -250,7 +267,8 @@ func newPeer(cfg *Config, region Region) (*peer, error) {
 
 // newUninitPeer creates the peer self of regionID from a leader's message.
 func newUninitPeer(cfg *Config, regionID uint64, self Peer) (*peer, error) {
-	p := &peer{region: Region{ID: regionID}, self: self, proposals: map[uint64]*proposal{}, knownPeers: map[uint64]Peer{}}
+	p := &peer{region: Region{ID: regionID}, self: self, proposals: map[uint64]*proposal{}, knownPeers: map[uint64]Peer{},
+		lastReadAck: time.Now()}
 	ps, err := newUninitStorage(cfg.Engine, &p.region, cfg.EntryCacheSize)
 	if err != nil {
 		return nil, err
@@ -274,10 +292,11 @@ func (p *peer) newRawNode(cfg *Config) error {
 		CheckQuorum:     true,
 		PreVote:         true,
 		// Safe reads: ReadIndex confirms leadership with a heartbeat round
-		// (one per batch of reads). Lease-based reads are not safe with
-		// CheckQuorum alone: a partitioned leader keeps answering for up to
-		// two election timeouts while the majority may elect a new leader
-		// after one, and serves stale reads meanwhile; see doc.go.
+		// (one per batch of reads). raft's lease-based reads are not safe
+		// with CheckQuorum alone: a partitioned leader keeps answering for
+		// up to two election timeouts while the majority may elect a new
+		// leader after one; see doc.go. The confirmed rounds feed this
+		// package's own leader lease instead (lease.go).
 		ReadOnlyOption: raft.ReadOnlySafe,
 		// Proposals are only accepted by the leader; Propose on a follower
 		// returns NotLeaderError so the router can redirect.

@@ -210,6 +210,8 @@ func confMembers(cs *raftpb.ConfState) []uint64 {
 // last two in b, the same batch as the applied index.
 func (s *Store) applyConfChange(p *peer, b engine.Batch, e *raftpb.Entry, out []completion) ([]completion, error) {
 	idx := e.GetIndex()
+	// A lease rests on a quorum of the old membership.
+	s.voidLease(p)
 	cc := &raftpb.ConfChangeV2{}
 	if err := proto.Unmarshal(e.GetData(), cc); err != nil {
 		return out, fmt.Errorf("%w: region %d entry %d: conf change: %v", ErrCorrupt, p.region.ID, idx, err)
@@ -441,6 +443,7 @@ func (s *Store) TransferLeader(ctx context.Context, regionID, toPeerID uint64) e
 		if !slices.Contains(p.storage.cs.GetVoters(), toPeerID) {
 			return fmt.Errorf("%w: region %d: peer %d is not a voter", ErrInvalidConfChange, regionID, toPeerID)
 		}
+		s.voidLease(p) // raft may send MsgTimeoutNow at once
 		p.rn.TransferLeader(toPeerID)
 		s.busy = true
 		return nil

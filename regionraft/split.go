@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -199,7 +200,8 @@ func (s *Store) applySplit(p *peer, b engine.Batch, e *raftpb.Entry, payload []b
 	); err != nil {
 		return out, err
 	}
-	np := &peer{region: right, self: self, proposals: map[uint64]*proposal{}, initialized: true, knownPeers: map[uint64]Peer{}}
+	np := &peer{region: right, self: self, proposals: map[uint64]*proposal{}, initialized: true, knownPeers: map[uint64]Peer{},
+		lastReadAck: time.Now()}
 	np.storage = &peerStorage{eng: s.cfg.Engine, regionID: right.ID, region: &np.region, cs: confStateOf(&right),
 		hs: hs, apply: a, last: raftInitIndex, cacheCap: s.cfg.EntryCacheSize}
 	if err := np.newRawNode(&s.cfg); err != nil {

@@ -34,6 +34,11 @@ type regionInfo struct {
 	// reads need no ReadIndex round here (WriteBarrier): if leadership
 	// was lost meanwhile, the write's proposal cannot commit.
 	writeReady bool
+	// leaseUntil: this leader's lease (lease.go) lets reads skip the
+	// ReadIndex round before it. renewAt: no renewal round is asked for
+	// before it.
+	leaseUntil time.Time
+	renewAt    time.Time
 }
 
 // Store holds this node's peers of every region and drives their raft
@@ -159,6 +164,9 @@ func NewStore(cfg Config) (*Store, error) {
 		p, err := newPeer(&s.cfg, r)
 		if err != nil {
 			return nil, err
+		}
+		if s.cfg.leaseDuration() > 0 {
+			p.voteGuardUntil = time.Now().Add(s.cfg.electionTimeout())
 		}
 		switch _, err := cfg.Engine.Get(keys.RaftSnapshotPendingKey(r.ID)); {
 		case err == nil:
@@ -553,11 +561,21 @@ func (s *Store) readBarrier(ctx context.Context, regionID uint64, anyReplica boo
 	s.mu.Lock()
 	ri, ok := s.info[regionID]
 	solo := ok && ri.soloLeader
+	var lease, renew bool
+	if ok && !solo {
+		lease, renew = s.leaseRead(ri, time.Now())
+	}
 	s.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: %d", ErrRegionNotFound, regionID)
 	}
-	if solo {
+	if lease {
+		s.metrics.LeaseReads.Inc()
+		if renew {
+			s.renewLease(regionID)
+		}
+	}
+	if solo || lease {
 		select {
 		case <-s.done:
 			return s.stopErr()
@@ -773,6 +791,12 @@ func (s *Store) setLeader(p *peer, wasLeader bool) {
 		ri.writeReady = p.isLeader() && p.appliedTerm == p.storage.hs.GetTerm()
 		ri.soloLeader = ri.writeReady && p.soloVoter()
 		p.soloPublished, p.writePublished = ri.soloLeader, ri.writeReady
+		if !p.isLeader() {
+			ri.leaseUntil = time.Time{}
+		}
+	}
+	if !p.isLeader() {
+		p.leaseUntil = time.Time{}
 	}
 	close(s.leaderCh)
 	s.leaderCh = make(chan struct{})

@@ -221,6 +221,13 @@ func (s *Store) handleStep(m RaftMessage) {
 	if _, ok := p.knownPeers[m.From.ID]; !ok && m.From.ID != 0 {
 		p.knownPeers[m.From.ID] = m.From
 	}
+	now := time.Now()
+	if refuseVote(p, m.Msg, now) {
+		return
+	}
+	if readHeartbeat(m.Msg) {
+		p.lastReadAck = now
+	}
 	s.touch(p)
 	quiet := quietMessage(m.Msg)
 	if !quiet {
@@ -321,6 +328,9 @@ func (s *Store) round() error {
 		}
 		s.readSeq++
 		rb := &readBatch{ctx: s.incarnation | (s.readSeq & 0xffffffff), lead: st.Lead, issuedAt: s.tickNo, waiters: p.newReads}
+		if st.RaftState == raft.StateLeader {
+			rb.byLeader, rb.term, rb.sentAt = true, st.GetTerm(), time.Now()
+		}
 		p.newReads = nil
 		p.reads = append(p.reads, rb)
 		p.rn.ReadIndex(readContext(rb.ctx))
@@ -462,6 +472,7 @@ func (s *Store) round() error {
 			for _, rb := range p.reads {
 				if ok && rb.ctx == id {
 					rb.index, rb.confirmed = rs.Index, true
+					s.extendLease(p, rb)
 				}
 			}
 		}
@@ -487,6 +498,7 @@ func (s *Store) round() error {
 			}
 			p.dirty = false
 		}
+		s.voidLeaseOnTransfer(p, rd.Messages)
 		for _, m := range rd.Messages {
 			p.tagLeaseCheck(m)
 			if to, ok := p.peerByID(m.GetTo()); ok {
