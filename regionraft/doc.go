@@ -272,7 +272,8 @@
 // from the send time of a round a quorum acknowledged, shorter than the
 // time any acknowledging voter's timer takes to reach the election
 // timeout (before which raft refuses it to any unforced candidate), void
-// from the moment leadership is handed on (MsgTimeoutNow), the membership
+// from the moment leadership is handed on (TransferLeader, MsgTimeoutNow:
+// then for the rest of the term), the membership
 // changes, or the leader hibernates or steps down; a replica loaded from
 // disk refuses unforced votes for an election timeout (it may have
 // answered a round just before a crash). Config.DisableLeaseReads turns it

@@ -53,7 +53,8 @@ func (s *Store) extendLease(p *peer, rb *readBatch) {
 	if d == 0 || !rb.byLeader || !rb.sentAt.After(p.leaseVoidAt) {
 		return
 	}
-	if st := p.rn.BasicStatus(); st.RaftState != raft.StateLeader || st.GetTerm() != rb.term {
+	if st := p.rn.BasicStatus(); st.RaftState != raft.StateLeader || st.GetTerm() != rb.term ||
+		st.LeadTransferee != 0 || rb.term == p.transferTerm {
 		return
 	}
 	until := rb.sentAt.Add(d)
@@ -88,10 +89,20 @@ func (s *Store) voidLease(p *peer) {
 func (s *Store) voidLeaseOnTransfer(p *peer, msgs []*raftpb.Message) {
 	for _, m := range msgs {
 		if m.GetType() == raftpb.MessageType_MsgTimeoutNow {
-			s.voidLease(p)
+			s.voidLeaseForTransfer(p)
 			return
 		}
 	}
+}
+
+// voidLeaseForTransfer voids p's lease for the rest of its term: once a
+// transfer began, a forced vote request of the next term may reach a voter
+// at any time while the transferee is a candidate, even after raft gave
+// the transfer up here, and a voter that answered a later round would
+// still grant it (raft goroutine).
+func (s *Store) voidLeaseForTransfer(p *peer) {
+	p.transferTerm = p.rn.BasicStatus().GetTerm()
+	s.voidLease(p)
 }
 
 // leaseRead reports whether a read of ri may be served now under the

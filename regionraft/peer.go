@@ -234,10 +234,13 @@ type peer struct {
 	// before it (zero when none). leaseVoidAt: the last time the lease was
 	// voided; rounds sent before it do not extend it. lastReadAck: when a
 	// heartbeat carrying a ReadIndex context (what a lease rests on) was
-	// last stepped; the creation time before the first. voteGuardUntil: a peer loaded from disk
-	// refuses unforced votes until then.
+	// last stepped; the creation time before the first. voteGuardUntil: a
+	// peer loaded from disk refuses unforced votes until then.
+	// transferTerm: the last term in which this peer, leading, began a
+	// leader transfer: no lease in it.
 	leaseUntil     time.Time
 	leaseVoidAt    time.Time
+	transferTerm   uint64
 	lastReadAck    time.Time
 	voteGuardUntil time.Time
 }

@@ -443,7 +443,7 @@ func (s *Store) TransferLeader(ctx context.Context, regionID, toPeerID uint64) e
 		if !slices.Contains(p.storage.cs.GetVoters(), toPeerID) {
 			return fmt.Errorf("%w: region %d: peer %d is not a voter", ErrInvalidConfChange, regionID, toPeerID)
 		}
-		s.voidLease(p) // raft may send MsgTimeoutNow at once
+		s.voidLeaseForTransfer(p) // raft may send MsgTimeoutNow at once
 		p.rn.TransferLeader(toPeerID)
 		s.busy = true
 		return nil
