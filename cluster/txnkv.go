@@ -117,7 +117,7 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 	if _, _, _, ok := keys.DecodeMetaKey(req.Lower); req.Op == kvOpScan && !ok {
 		lks = nil // a range of no single Redis key: every latch
 	}
-	g := x.acquire(lks)
+	g := x.acquire(lks, false)
 	defer g.Release()
 	region, ok := x.raft.RegionForKeys(ks)
 	if !ok {

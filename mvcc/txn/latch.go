@@ -10,28 +10,43 @@ import (
 // hash onto a fixed array of slots (collisions only cost concurrency);
 // slots are always taken in ascending order, so two transactions can never
 // deadlock. A whole-keyspace transaction takes every slot via the global
-// lock instead.
+// lock instead. Read-only transactions may share a slot with each other
+// (AcquireShared), never with a writer: what a latch guarantees a reader
+// (no write to its keys is applied while it holds it) holds for all of
+// them at once.
 type Latches struct {
 	global sync.RWMutex
-	slots  []sync.Mutex
+	slots  []sync.RWMutex
 	seed   maphash.Seed
 }
 
 // NewLatches returns latches with n slots (a power of two is not required).
 func NewLatches(n int) *Latches {
-	return &Latches{slots: make([]sync.Mutex, n), seed: maphash.MakeSeed()}
+	return &Latches{slots: make([]sync.RWMutex, n), seed: maphash.MakeSeed()}
 }
 
 // Guard is a set of held latches.
 type Guard struct {
-	l   *Latches
-	idx []int
-	all bool
+	l      *Latches
+	idx    []int
+	all    bool
+	shared bool
 }
 
-// Acquire blocks until every key's latch is held. A nil keys slice takes the
-// whole keyspace exclusively.
+// Acquire blocks until every key's latch is held exclusively. A nil keys
+// slice takes the whole keyspace exclusively.
 func (l *Latches) Acquire(keys [][]byte) Guard {
+	return l.acquire(keys, false)
+}
+
+// AcquireShared is Acquire for a transaction that writes nothing: it
+// shares each key's latch with other shared holders and excludes
+// exclusive ones. A nil keys slice takes the whole keyspace exclusively.
+func (l *Latches) AcquireShared(keys [][]byte) Guard {
+	return l.acquire(keys, true)
+}
+
+func (l *Latches) acquire(keys [][]byte, shared bool) Guard {
 	if keys == nil {
 		l.global.Lock()
 		return Guard{l: l, all: true}
@@ -39,7 +54,7 @@ func (l *Latches) Acquire(keys [][]byte) Guard {
 	l.global.RLock()
 	idx := make([]int, 0, len(keys))
 	for _, k := range keys {
-		idx = append(idx, int(maphash.Bytes(l.seed, k)%uint64(len(l.slots))))
+		idx = append(idx, l.slotOf(k))
 	}
 	sort.Ints(idx)
 	out := idx[:0]
@@ -49,9 +64,18 @@ func (l *Latches) Acquire(keys [][]byte) Guard {
 		}
 	}
 	for _, x := range out {
-		l.slots[x].Lock()
+		if shared {
+			l.slots[x].RLock()
+		} else {
+			l.slots[x].Lock()
+		}
 	}
-	return Guard{l: l, idx: out}
+	return Guard{l: l, idx: out, shared: shared}
+}
+
+// slotOf returns the index of k's latch slot.
+func (l *Latches) slotOf(k []byte) int {
+	return int(maphash.Bytes(l.seed, k) % uint64(len(l.slots)))
 }
 
 // Release frees the latches.
@@ -61,7 +85,11 @@ func (g Guard) Release() {
 		return
 	}
 	for i := len(g.idx) - 1; i >= 0; i-- {
-		g.l.slots[g.idx[i]].Unlock()
+		if g.shared {
+			g.l.slots[g.idx[i]].RUnlock()
+		} else {
+			g.l.slots[g.idx[i]].Unlock()
+		}
 	}
 	g.l.global.RUnlock()
 }
