@@ -14,9 +14,10 @@ import (
 //     on every replica, before the write is visible in the engine.
 //   - A writer that held the key's latch from before its timestamp until
 //     its write was applied Puts the new version; a reader holding the
-//     latch Puts what it read from the engine. Under the latch no other
-//     version of the key can be applied concurrently on the leader, so the
-//     entry is the newest version.
+//     latch (shared with other readers, never with a writer) Puts what it
+//     read from the engine. Under the latch no other version of the key can
+//     be applied concurrently on the leader, so the entry is the newest
+//     version (concurrent readers Put the same one).
 //   - A writer whose proposal outcome is unknown Invalidates its keys.
 //   - On any change of leadership the cache is Cleared.
 //
