@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/skerrydb/skerry/pd/pdclient"
 )
@@ -260,6 +262,103 @@ func TestClientThroughFollowerWhileLeaderTakesOver(t *testing.T) {
 		t.Fatalf("AllocID through the follower = %d, %v", r.id, r.err)
 	}
 }
+
+// TestCloseHandsEtcdLeadershipOnFirst closes a PD leader that also leads
+// etcd's raft. etcd hands its leadership on when it stops; a successor
+// whose takeover raced that hand-off had requests dropped and stalled for a
+// whole LeaderLease without serving timestamps (cluster
+// TestLeaderCrashLosesNoAcknowledgedWrite: 3 s). Close now moves etcd's
+// leadership before it resigns, so the successor begins serving on an etcd
+// led by another member, at its first attempt.
+func TestCloseHandsEtcdLeadershipOnFirst(t *testing.T) {
+	var mu sync.Mutex
+	byName := map[string]*Server{}
+	var servedUnder []uint64 // etcd's leader whenever a member began serving
+	var failedRounds atomic.Int64
+	servers := startClusterWith(t, 3, func(c *Config) {
+		name := c.Name
+		// etcd's default timings (100 ms heartbeat, 1 s election), as a
+		// node runs it: its leadership moves in about a heartbeat.
+		c.tickMs, c.electionMs = 0, 0
+		c.Logger = zap.New(takeoverFailures{&failedRounds})
+		c.beforeServe = func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if s := byName[name]; s != nil {
+				servedUnder = append(servedUnder, s.etcd.Server.Lead())
+			}
+		}
+	})
+	mu.Lock()
+	for _, s := range servers {
+		byName[s.cfg.Name] = s
+	}
+	mu.Unlock()
+	old := waitPDLeader(t, servers)
+	oldID := uint64(old.etcd.Server.MemberID())
+	// Make the PD leader etcd's leader too.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for old.etcd.Server.Lead() != oldID {
+		for _, s := range servers {
+			if id := uint64(s.etcd.Server.MemberID()); s.etcd.Server.Lead() == id {
+				if err := s.etcd.Server.MoveLeader(ctx, id, oldID); err != nil {
+					t.Fatalf("move etcd leadership to the PD leader: %v", err)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the PD leader never led etcd")
+		}
+	}
+	mu.Lock()
+	mark := len(servedUnder)
+	mu.Unlock()
+	failedRounds.Store(0)
+
+	// Between its resignation and etcd's stop, the closing member waits
+	// for a successor to serve: what made the race likely (the successor
+	// is quick, etcd's hand-off on stop takes a few heartbeats) made sure.
+	old.cfg.afterResign = func() { waitPDLeader(t, servers) }
+	old.Close()
+	next := waitPDLeader(t, servers)
+	if _, err := next.GetTS(ctx, 1); err != nil {
+		t.Fatalf("GetTS on the successor: %v", err)
+	}
+	mu.Lock()
+	served := slices.Clone(servedUnder[mark:])
+	mu.Unlock()
+	if len(served) == 0 || served[0] == oldID {
+		t.Fatalf("the successor began serving while the closed member led etcd (leaders at each start: %v, closed %d)", served, oldID)
+	}
+	if n := failedRounds.Load(); n != 0 {
+		t.Fatalf("%d takeovers failed after the close", n)
+	}
+}
+
+// takeoverFailures is a zap core that counts the failed election rounds
+// of members that had won: their takeover or first lease renewal failed.
+// (A campaign still waiting may fail with "leader changed" when etcd's
+// leadership moves; it retries at once and costs nothing.)
+type takeoverFailures struct{ n *atomic.Int64 }
+
+func (c takeoverFailures) Enabled(zapcore.Level) bool        { return true }
+func (c takeoverFailures) With([]zapcore.Field) zapcore.Core { return c }
+func (c takeoverFailures) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	return ce.AddCore(e, c)
+}
+func (c takeoverFailures) Write(e zapcore.Entry, fs []zapcore.Field) error {
+	if e.Message != "pd: election round failed" {
+		return nil
+	}
+	for _, f := range fs {
+		if err, ok := f.Interface.(error); ok && !strings.HasPrefix(err.Error(), "pd: campaign:") {
+			c.n.Add(1)
+		}
+	}
+	return nil
+}
+func (c takeoverFailures) Sync() error { return nil }
 
 // TestLeaderFailover closes the PD leader member: another member takes
 // over, serves timestamps strictly above every one issued before, and

@@ -97,6 +97,10 @@ type Config struct {
 	// loaded its state and before it serves (it may block: a slow
 	// takeover); tests only.
 	beforeServe func()
+	// afterResign, if set, runs in Close after the election has stopped
+	// (and the leadership, if held, was resigned) and before etcd stops;
+	// tests only.
+	afterResign func()
 	// onNotLeader, if set, is called with the leader URL of every
 	// not-leader answer this member gives ("" while it is taking over or
 	// knows no leader); tests only.

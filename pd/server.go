@@ -209,9 +209,24 @@ func keeperInterval(window time.Duration) time.Duration {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		if !s.crashOnClose.Load() {
+			// etcd hands its raft leadership on when it stops, and
+			// requests in flight across that change may be dropped and
+			// hang until their deadline. Hand it on now, before the
+			// resignation lets another member take PD over: that
+			// member's takeover (lease renewal, TSO window, state
+			// loads) would otherwise race the change and could stall
+			// for a whole LeaderLease (3 s without timestamps).
+			if err := s.etcd.Server.TryTransferLeadershipOnShutdown(); err != nil {
+				s.cfg.Logger.Warn("pd: etcd leadership transfer before close failed", zap.Error(err))
+			}
+		}
 		if s.stopElection != nil {
 			s.stopElection()
 			<-s.electionDone
+		}
+		if s.cfg.afterResign != nil {
+			s.cfg.afterResign()
 		}
 		s.closeEtcd()
 	})
