@@ -301,14 +301,16 @@ func TestCloseHandsEtcdLeadershipOnFirst(t *testing.T) {
 	defer cancel()
 	for old.etcd.Server.Lead() != oldID {
 		for _, s := range servers {
-			if id := uint64(s.etcd.Server.MemberID()); s.etcd.Server.Lead() == id {
+			if id := uint64(s.etcd.Server.MemberID()); s.etcd.Server.Lead() == id && id != oldID {
 				if err := s.etcd.Server.MoveLeader(ctx, id, oldID); err != nil {
 					t.Fatalf("move etcd leadership to the PD leader: %v", err)
 				}
 			}
 		}
-		if ctx.Err() != nil {
+		select {
+		case <-ctx.Done():
 			t.Fatal("the PD leader never led etcd")
+		case <-time.After(5 * time.Millisecond): // poll, as waitPDLeader does
 		}
 	}
 	mu.Lock()

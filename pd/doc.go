@@ -13,10 +13,11 @@
 // PD needs a quorum of members started, so start them together), waits
 // until it is ready, loads or creates the cluster ID, and joins the
 // leader election; it returns once some member serves as PD leader. Close
-// hands etcd's raft leadership to another member (if held here), then
-// resigns the PD leadership (if held) and stops etcd: in that order, the
-// successor's takeover never races etcd's own leader change, whose dropped
-// requests stalled it for a whole LeaderLease. A Server is not
+// hands etcd's raft leadership to another member (if this member leads
+// both PD and etcd), then resigns the PD leadership (if held) and stops
+// etcd: in that order, the successor's takeover never races etcd's own
+// leader change, whose dropped requests stalled it for a whole
+// LeaderLease. A Server is not
 // restartable; Start a new one on the same DataDir instead.
 //
 // Leadership (leader.go): every member campaigns in an etcd election

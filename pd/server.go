@@ -209,14 +209,17 @@ func keeperInterval(window time.Duration) time.Duration {
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if !s.crashOnClose.Load() {
+		if s.IsLeader() && !s.crashOnClose.Load() {
 			// etcd hands its raft leadership on when it stops, and
 			// requests in flight across that change may be dropped and
 			// hang until their deadline. Hand it on now, before the
 			// resignation lets another member take PD over: that
 			// member's takeover (lease renewal, TSO window, state
 			// loads) would otherwise race the change and could stall
-			// for a whole LeaderLease (3 s without timestamps).
+			// for a whole LeaderLease (3 s without timestamps). Only
+			// the PD leader: another member's stop resigns nothing,
+			// and etcd's own hand-off (which a failed attempt here
+			// would repeat, up to a request timeout each) is enough.
 			if err := s.etcd.Server.TryTransferLeadershipOnShutdown(); err != nil {
 				s.cfg.Logger.Warn("pd: etcd leadership transfer before close failed", zap.Error(err))
 			}
