@@ -124,6 +124,7 @@ func TestDistributedTransactions(t *testing.T) {
 	c, clients := splitCluster(t)
 	t.Run("MultiKeyCommands", func(t *testing.T) { testDistMultiKey(t, clients) })
 	t.Run("MultiExec", func(t *testing.T) { testDistMultiExec(t, clients) })
+	t.Run("BlindSetAfterPrewrite", func(t *testing.T) { testDistBlindSet(t, c, clients) })
 	t.Run("WriteSkew", func(t *testing.T) { testDistWriteSkew(t, clients) })
 	t.Run("LostUpdate", func(t *testing.T) { testDistLostUpdate(t, clients) })
 	t.Run("Bank", func(t *testing.T) { testDistBank(t, clients, "acct", nil) })

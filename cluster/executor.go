@@ -46,11 +46,14 @@ type raftStore interface {
 // DESIGN.md §3 (latch -> timestamp -> run -> one-phase commit through Raft).
 // It implements commands.Store.
 type executor struct {
-	engine  engine.Engine
-	oracle  oracle
-	raft    raftStore
-	locks   *mvcc.LockTable
-	cache   *mvcc.VersionCache
+	engine engine.Engine
+	oracle oracle
+	raft   raftStore
+	locks  *mvcc.LockTable
+	cache  *mvcc.VersionCache
+	// plain lets writes replace keys known to hold no collection and no
+	// expiry without reading them (plainkeys.go); nil: always read.
+	plain   *plainKeys
 	latches *txn.Latches
 	metrics *execMetrics
 	comb    combiner
@@ -323,6 +326,9 @@ func (x *executor) begin(ctx context.Context, db int, ks [][]byte, mode barrierM
 	}
 	if !anyReplica {
 		lt.rd, lt.t = x.newTxn(x.engine, lt.ts)
+		if mode == barrierWrite && x.plain != nil {
+			lt.t.UsePlainCheck(x.plain.check(lt.region))
+		}
 		return lt, nil
 	}
 	// A follower's latches do not hold back the applies of the leader's
@@ -440,6 +446,9 @@ func (x *executor) commit(ctx context.Context, lt localTxn) error {
 	mods, err := mvcc.OnePCLatched(lt.rd, muts, ts)
 	if err != nil {
 		return err
+	}
+	if x.plain != nil {
+		x.plain.note(muts) // before anyone can see them, latched
 	}
 	// Nothing more is read: do not pin the engine's view while waiting
 	// for the fsync.

@@ -143,6 +143,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	if err != nil {
 		return nil, fmt.Errorf("cluster: load locks: %w", err)
 	}
+	plain := newPlainKeys(n.engine, log)
 	var transport regionraft.Transport
 	if multi {
 		n.rpcc, err = rpc.NewClient(storeID, storeResolver{n.pdc}, rpc.ClientOptions{Logger: log, Filter: cfg.RPCFilter})
@@ -158,8 +159,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 		Applier:   &applier{expiry: tracker, gc: gcMarks, locks: locks, cache: cache},
 		// The version cache is only valid while this node leads without
 		// interruption (mvcc.VersionCache): forget it on every change.
-		OnLeaderChange: func(uint64, bool) { cache.Clear() },
-		Logger:         raftLogger{log},
+		// So are plainKeys' clear bits, until the new leader's scan.
+		OnLeaderChange: func(region uint64, leader bool) {
+			cache.Clear()
+			plain.leaderChanged(region, leader)
+		},
+		Logger: raftLogger{log},
 	})
 	if err != nil {
 		return nil, err
@@ -188,7 +193,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 			}
 		}
 	}
+	plain.barrier, plain.region = n.raft.ReadBarrier, n.raft.Region
 	n.exec = newExecutor(n.engine, n.pdc, n.raft, locks, cache)
+	n.exec.plain = plain
 	n.exec.self = storeID
 	if multi {
 		n.exec.route = n.routeViaPD
@@ -278,6 +285,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Node, err erro
 	go func() { defer n.wg.Done(); n.expirer.run(n.ctx) }()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.gc.run(n.ctx) }()
+	n.wg.Add(1)
+	go func() { defer n.wg.Done(); n.exec.plain.run(n.ctx) }()
 	n.wg.Add(1)
 	go func() { defer n.wg.Done(); n.vgc.run(n.ctx) }()
 
@@ -526,6 +535,13 @@ func (n *Node) GCBacklog() int64 { return n.gc.total.Load() }
 // Store returns the node's transactional store, the one commands run on
 // (for tools and tests that work below the RESP layer).
 func (n *Node) Store() commands.Store { return n.exec }
+
+// PlainScans is how many region scans plainKeys completed (tests).
+func (n *Node) PlainScans() int64 { return n.exec.plain.scanned.Load() }
+
+// MetaReadsSkipped is how many writes replaced a key's metadata without
+// reading it (plainKeys).
+func (n *Node) MetaReadsSkipped() int64 { return n.exec.plain.skipped.Load() }
 
 // CombinedCommands is the number of write commands that ran inside another
 // command's transaction because they targeted the same keys concurrently.

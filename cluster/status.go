@@ -28,6 +28,7 @@ func newMetrics(n *Node, stats *commands.Stats) *metrics {
 	reg.MustRegister(stats.Collectors()...)
 	reg.MustRegister(pebbleCollector{n})
 	reg.MustRegister(n.exec.metrics.collectors()...)
+	reg.MustRegister(n.exec.plain.collector())
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "skerry_expired_keys_total", Help: "Keys deleted by the active expirer.",
 	}, func() float64 { return float64(n.expirer.expired.Load()) }))

@@ -165,6 +165,9 @@ func (x *executor) serveTxnKV(ctx context.Context, req *rpc.TxnKVRequest) (*rpc.
 			muts[i] = mvcc.Mutation{Key: m.Key, Value: m.Value, Delete: m.Kind == kvMutDelete, Lock: m.Kind == kvMutLock}
 		}
 		mods, err = mvcc.Prewrite(rd, muts, req.Primary, req.StartTS, req.TTLMs)
+		if err == nil && x.plain != nil {
+			x.plain.note(muts) // before the locks exist, latched
+		}
 	case kvOpCommit:
 		mods, err = mvcc.Commit(rd, req.Keys, req.StartTS, req.CommitTS)
 	case kvOpResolve:

@@ -118,6 +118,14 @@ func (m *Meta) Encode(dst []byte) []byte {
 	return dst
 }
 
+// PlainMeta reports whether an encoded metadata record is a string without
+// an expiry: replacing it leaves nothing to clean up (no members for the
+// collector, no expiry index entry). A record that does not decode is not
+// plain.
+func PlainMeta(b []byte) bool {
+	return len(b) >= 2 && Type(b[0]) == TypeString && b[1]&flagExpire == 0
+}
+
 // DecodeMeta decodes a metadata record. For strings, m.Value aliases b.
 func DecodeMeta(b []byte) (Meta, error) {
 	var m Meta

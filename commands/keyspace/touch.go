@@ -28,6 +28,12 @@ type TouchTxn struct {
 // NewTouchTxn wraps t for one command body.
 func NewTouchTxn(t Txn) *TouchTxn { return &TouchTxn{Txn: t} }
 
+// KnownPlain implements PlainChecker when the transaction underneath does.
+func (t *TouchTxn) KnownPlain(metaKey []byte) bool {
+	pc, ok := t.Txn.(PlainChecker)
+	return ok && pc.KnownPlain(metaKey)
+}
+
 // Set implements Txn.
 func (t *TouchTxn) Set(key, value []byte) error {
 	t.note(key)

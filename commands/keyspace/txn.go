@@ -35,5 +35,15 @@ type Txn interface {
 	LatestCommitTS(key []byte) (uint64, error)
 }
 
+// PlainChecker is implemented by transactions that can tell, without a
+// read, that a metadata record holds neither a collection nor an expiry
+// (or does not exist), so that DB.Put may replace it blind: there is
+// nothing of the old value to clean up. false means "read it"; it is never
+// wrong to answer false. The node's leader path implements it (see
+// cluster/plainkeys.go); other transactions read.
+type PlainChecker interface {
+	KnownPlain(metaKey []byte) bool
+}
+
 // ErrStop ends a Scan early without error.
 var ErrStop = errors.New("keyspace: stop scan")

@@ -20,6 +20,9 @@ type Txn struct {
 	// (see mvcc.VersionCache for who may set it: only transactions that
 	// hold the latches of every key they read).
 	cache *mvcc.VersionCache
+	// plain, when set, tells keys whose newest committed value needs no
+	// clean-up when replaced (keyspace.PlainChecker); nil: none is known.
+	plain func(key []byte) bool
 }
 
 type cachedRead struct {
@@ -36,6 +39,27 @@ func New(rd *mvcc.Reader, nowMs int64) *Txn {
 // UseCache makes the transaction read through c. The caller must hold the
 // latch of every key the transaction reads.
 func (t *Txn) UseCache(c *mvcc.VersionCache) { t.cache = c }
+
+// UsePlainCheck makes KnownPlain ask f about keys the transaction has
+// neither written nor read. f must only answer true for a key whose newest
+// committed value, and any pending lock on it, is known to be no
+// collection and no expiry (cluster/plainkeys.go).
+func (t *Txn) UsePlainCheck(f func(key []byte) bool) { t.plain = f }
+
+// KnownPlain implements keyspace.PlainChecker: a key this transaction
+// wrote or read already is answered by its own buffers (false: read it).
+func (t *Txn) KnownPlain(key []byte) bool {
+	if t.plain == nil {
+		return false
+	}
+	if _, ok := t.Lookup(key); ok {
+		return false
+	}
+	if _, ok := t.reads[string(key)]; ok {
+		return false
+	}
+	return t.plain(key)
+}
 
 // NowMs returns the transaction's time in Unix ms.
 func (t *Txn) NowMs() int64 { return t.nowMs }
