@@ -212,7 +212,12 @@ func (p *plainKeys) retry(region, gen uint64) {
 // record or a stored metadata version that is not plain, then lets the
 // region's clear bits count if it is still led in generation gen.
 func (p *plainKeys) scanRegion(ctx context.Context, region, gen uint64) error {
-	if err := p.barrier(ctx, region); err != nil {
+	// A region without a quorum must not hold up the other regions'
+	// scans: give up, and retry later (run).
+	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := p.barrier(bctx, region)
+	cancel()
+	if err != nil {
 		var nl *regionraft.NotLeaderError
 		if errors.As(err, &nl) || errors.Is(err, regionraft.ErrRegionNotFound) {
 			return nil // no longer leads: nothing to do
@@ -244,7 +249,7 @@ func (p *plainKeys) scanRegion(ctx context.Context, region, gen uint64) error {
 		return it.Error()
 	}
 	lo, hi := keys.LockRange(r.StartKey, end)
-	err := scan(lo, hi, func(k, _ []byte) error {
+	err = scan(lo, hi, func(k, _ []byte) error {
 		uk, err := keys.DecodeLockKey(k)
 		if err != nil {
 			return err
