@@ -33,17 +33,7 @@ func splitCluster(t *testing.T) (*clustertest.Cluster, []*redis.Client) {
 	c := clustertest.StartCluster(t, cfgs)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	eps := []string{"http://" + cfgs[0].PDClientAddr}
-	x, err := ctl.Dial(ctx, ctl.Config{Endpoints: eps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
-	pdc, err := pdclient.Dial(ctx, eps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pdc.Close()
+	x, pdc := dialCtl(t, ctx, c), dialPD(t, cfgs)
 	splitKey, err := ctl.SlotSplitKey(splitAt)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +77,18 @@ func splitCluster(t *testing.T) (*clustertest.Cluster, []*redis.Client) {
 		t.Cleanup(func() { clients[i].Close() })
 	}
 	return c, clients
+}
+
+// dialCtl connects a ctl client (as `skerry ctl` uses) to c's PD and
+// closes it when the test ends.
+func dialCtl(t *testing.T, ctx context.Context, c *clustertest.Cluster) *ctl.Ctl {
+	t.Helper()
+	x, err := ctl.Dial(ctx, ctl.Config{Endpoints: []string{"http://" + c.Cfgs[0].PDClientAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
 }
 
 // sideKeys returns n key names whose slots are below splitAt (left) or

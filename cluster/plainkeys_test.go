@@ -174,9 +174,10 @@ func expiryEntries(t *testing.T, n *cluster.Node, key string) int {
 }
 
 // testDistBlindSet: values written by a distributed transaction reach the
-// region leaders as prewrites, which must mark their keys as well: a later
-// SET of them reads, so the hash's members are collected and the expiry
-// index entry removed.
+// region leaders as prewrites, which must mark their keys as well, and a
+// region whose leadership moves is known to its new leader only through
+// its scan: a later SET of either key reads, so the hash's members are
+// collected and the expiry index entry removed.
 func testDistBlindSet(t *testing.T, c *clustertest.Cluster, clients []*redis.Client) {
 	ctx := testCtx(t, 30*time.Second)
 	skipped := func() (s int64) {
@@ -206,6 +207,7 @@ func testDistBlindSet(t *testing.T, c *clustertest.Cluster, clients []*redis.Cli
 	if err != nil {
 		t.Fatalf("MULTI/EXEC: %v", err)
 	}
+	moveToThirdNode(t, c, l, r)
 	before := skipped()
 	mustSet(t, clients[2], l, 0)
 	mustSet(t, clients[2], r, 0)
@@ -213,4 +215,39 @@ func testDistBlindSet(t *testing.T, c *clustertest.Cluster, clients []*redis.Cli
 		t.Fatalf("SET over keys written by a distributed transaction skipped %d reads", got-before)
 	}
 	checkReplaced(t, c.Nodes[0], clients[0], l, r, members)
+}
+
+// moveToThirdNode moves the leadership of key l's region to the node that
+// leads neither l's nor r's region, and waits until that node's scan of
+// it is done: from then on only that scan can know what l holds, since l
+// was written under another leader.
+func moveToThirdNode(t *testing.T, c *clustertest.Cluster, l, r string) {
+	t.Helper()
+	ctx := testCtx(t, 20*time.Second)
+	x, pdc := dialCtl(t, ctx, c), dialPD(t, c.Cfgs)
+	lr, ll, err := pdc.GetRegion(ctx, keys.MetaKey(0, []byte(l)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rl, err := pdc.GetRegion(ctx, keys.MetaKey(0, []byte(r)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target *cluster.Node
+	for _, n := range c.Nodes {
+		if id := n.StoreID(); id != ll.StoreID && id != rl.StoreID {
+			target = n
+		}
+	}
+	if target == nil {
+		t.Fatalf("no third node: left led by %d, right by %d", ll.StoreID, rl.StoreID)
+	}
+	scans := target.PlainScans()
+	if err := x.TransferLeader(ctx, lr.ID, target.StoreID()); err != nil {
+		t.Fatalf("transfer leader: %v", err)
+	}
+	eventually(t, 20*time.Second, "the new leader's scan", func() bool {
+		_, leader, err := pdc.GetRegion(ctx, keys.MetaKey(0, []byte(l)))
+		return err == nil && leader.StoreID == target.StoreID() && target.PlainScans() > scans
+	})
 }
