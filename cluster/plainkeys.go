@@ -69,6 +69,7 @@ type plainKeys struct {
 
 	skipped atomic.Int64 // reads skipped
 	scanned atomic.Int64 // scans completed (tests)
+	visited atomic.Int64 // records the scans stepped on (tests)
 }
 
 func newPlainKeys(e engine.Engine, log *slog.Logger) *plainKeys {
@@ -232,40 +233,53 @@ func (p *plainKeys) scanRegion(ctx context.Context, region, gen uint64) error {
 	if len(r.EndKey) > 0 {
 		end = r.EndKey
 	}
-	scan := func(lower, upper []byte, visit func(k, v []byte) error) error {
+	// scan walks [lower, upper) of one record family. Member records say
+	// nothing about any key's metadata, and a collection may have millions:
+	// at the first one of a Redis key, the walk seeks past all of that
+	// key's members (its metadata key is a prefix of theirs and of no other
+	// Redis key's), so it costs about one step per key, not per record.
+	scan := func(family func(start, end []byte) ([]byte, []byte), decode func([]byte) ([]byte, error), visit func(uk, v []byte) error) error {
+		lower, upper := family(r.StartKey, end)
 		it, err := p.engine.NewIter(lower, upper)
 		if err != nil {
 			return err
 		}
 		defer it.Close()
-		for ok := it.First(); ok; ok = it.Next() {
-			if err := visit(it.Key(), it.Value()); err != nil {
+		for ok := it.First(); ok; {
+			p.visited.Add(1)
+			uk, err := decode(it.Key())
+			if err != nil {
+				return err
+			}
+			if db, key, suffix, isKey := keys.DecodeMetaKey(uk); isKey && len(suffix) > 0 {
+				past, _ := family(keys.PrefixEnd(keys.MetaKey(db, key)), nil)
+				ok = it.SeekGE(past)
+				continue
+			}
+			if err := visit(uk, it.Value()); err != nil {
 				return err
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			ok = it.Next()
 		}
 		return it.Error()
 	}
-	lo, hi := keys.LockRange(r.StartKey, end)
-	err = scan(lo, hi, func(k, _ []byte) error {
-		uk, err := keys.DecodeLockKey(k)
-		if err != nil {
-			return err
+	decodeVersioned := func(decode func([]byte) ([]byte, uint64, error)) func([]byte) ([]byte, error) {
+		return func(k []byte) ([]byte, error) {
+			uk, _, err := decode(k)
+			return uk, err
 		}
+	}
+	err = scan(keys.LockRange, keys.DecodeLockKey, func(uk, _ []byte) error {
 		p.mark(uk) // whatever it will write
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: scan locks of region %d: %w", region, err)
 	}
-	lo, hi = keys.WriteRange(r.StartKey, end)
-	err = scan(lo, hi, func(k, v []byte) error {
-		uk, _, err := keys.DecodeWriteKey(k)
-		if err != nil {
-			return err
-		}
+	err = scan(keys.WriteRange, decodeVersioned(keys.DecodeWriteKey), func(uk, v []byte) error {
 		if !isMetaKey(uk) {
 			return nil
 		}
@@ -281,12 +295,7 @@ func (p *plainKeys) scanRegion(ctx context.Context, region, gen uint64) error {
 	if err != nil {
 		return fmt.Errorf("cluster: scan writes of region %d: %w", region, err)
 	}
-	lo, hi = keys.DataRange(r.StartKey, end)
-	err = scan(lo, hi, func(k, v []byte) error {
-		uk, _, err := keys.DecodeDataKey(k)
-		if err != nil {
-			return err
-		}
+	err = scan(keys.DataRange, decodeVersioned(keys.DecodeDataKey), func(uk, v []byte) error {
 		if isMetaKey(uk) && !keyspace.PlainMeta(v) {
 			p.mark(uk)
 		}
