@@ -77,10 +77,12 @@ func TestVersionGCCollectsOldVersions(t *testing.T) {
 		gw, _ := versionCounts(t, e, "gone")
 		return kw == 1 && bw == 1 && bd == 1 && gw == 0
 	})
-	deleted, sp := cluster.MVCCGCStats(n)
-	if deleted < 2*(overwrites-1)+2 || sp == 0 {
-		t.Fatalf("collector reports %d deletions at safe point %d", deleted, sp)
-	}
+	// The collector counts a batch once its proposal returns, which may be
+	// after the deletions are visible here: wait for the count as well.
+	eventually(t, 10*time.Second, "the collector to count its deletions", func() bool {
+		deleted, sp := cluster.MVCCGCStats(n)
+		return deleted >= 2*(overwrites-1)+2 && sp != 0
+	})
 	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "39" {
 		t.Fatalf("GET k = %q, %v", got, err)
 	}
