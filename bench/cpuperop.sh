@@ -44,7 +44,7 @@ for t in "${tests[@]}"; do
 		prof=$!
 	fi
 	a=$(ticks); s0=$(date +%s.%N)
-	rps=$(redis-benchmark -h 127.0.0.1 -p "$P" -c 50 -n "$N" -r 100000 --csv "${what[@]}" 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f2)
+	rps=$(redis-benchmark -h 127.0.0.1 -p "$P" -c "${C:-50}" -n "$N" -r 100000 --csv "${what[@]}" 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f2)
 	b=$(ticks); s1=$(date +%s.%N)
 	[ -n "$prof" ] && wait "$prof"
 	awk -v t="$t" -v d="$((b - a))" -v hz="$hz" -v n="$N" -v r="$rps" 'BEGIN{printf "%-11s %8.1f us/op cpu  %9s ops/s\n", t, d/hz*1e6/n, r}'
