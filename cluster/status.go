@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	dto "github.com/prometheus/client_model/go"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -23,7 +24,10 @@ type metrics struct {
 
 func newMetrics(n *Node, stats *commands.Stats) *metrics {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The scheduler metrics include go_sched_latencies_seconds: how long
+	// runnable goroutines waited for a core, which bounds the latency of every
+	// request on a busy node.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(n.raft.Collectors()...)
 	reg.MustRegister(stats.Collectors()...)
 	reg.MustRegister(pebbleCollector{n})
@@ -67,6 +71,7 @@ var (
 	pebbleMemtable    = prometheus.NewDesc("skerry_pebble_memtable_bytes", "Bytes in Pebble memtables.", nil, nil)
 	pebbleCompactions = prometheus.NewDesc("skerry_pebble_compactions_total", "Pebble compactions.", nil, nil)
 	pebbleWALSyncs    = prometheus.NewDesc("skerry_pebble_wal_bytes_written_total", "Bytes written to the Pebble WAL.", nil, nil)
+	pebbleWALFsync    = prometheus.NewDesc("skerry_pebble_wal_fsync_seconds", "Duration of each fsync of the Pebble WAL (the system call alone; skerry_raft_batch_commit_seconds is the whole synced commit).", nil, nil)
 )
 
 func (p pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -75,6 +80,7 @@ func (p pebbleCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pebbleMemtable
 	ch <- pebbleCompactions
 	ch <- pebbleWALSyncs
+	ch <- pebbleWALFsync
 }
 
 func (p pebbleCollector) Collect(ch chan<- prometheus.Metric) {
@@ -84,6 +90,38 @@ func (p pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(pebbleMemtable, prometheus.GaugeValue, float64(m.MemTable.Size))
 	ch <- prometheus.MustNewConstMetric(pebbleCompactions, prometheus.CounterValue, float64(m.Compact.Count))
 	ch <- prometheus.MustNewConstMetric(pebbleWALSyncs, prometheus.CounterValue, float64(m.WAL.BytesWritten))
+	if h, ok := nanosToSeconds(m.LogWriter.FsyncLatency); ok {
+		ch <- prometheus.MustNewConstHistogram(pebbleWALFsync, h.GetSampleCount(), h.GetSampleSum(), bucketsOf(h))
+	}
+}
+
+// nanosToSeconds reads Pebble's fsync histogram, which observes
+// nanoseconds, rescaled to seconds (Prometheus's base unit).
+func nanosToSeconds(src prometheus.Histogram) (*dto.Histogram, bool) {
+	if src == nil {
+		return nil, false
+	}
+	var m dto.Metric
+	if err := src.Write(&m); err != nil || m.GetHistogram() == nil {
+		return nil, false
+	}
+	h := m.GetHistogram()
+	sum := h.GetSampleSum() / 1e9
+	h.SampleSum = &sum
+	for _, b := range h.GetBucket() {
+		ub := b.GetUpperBound() / 1e9
+		b.UpperBound = &ub
+	}
+	return h, true
+}
+
+// bucketsOf returns h's cumulative bucket counts keyed by upper bound.
+func bucketsOf(h *dto.Histogram) map[float64]uint64 {
+	out := make(map[float64]uint64, len(h.GetBucket()))
+	for _, b := range h.GetBucket() {
+		out[b.GetUpperBound()] = b.GetCumulativeCount()
+	}
+	return out
 }
 
 // startStatus serves /metrics, /health and /debug/pprof/.

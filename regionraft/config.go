@@ -24,6 +24,9 @@ type Applier interface {
 	// engine, so Apply should write modifications computed at proposal time
 	// rather than read-modify-write the engine. It must not retain b. An
 	// error is a bug or corruption and stops the store (*FatalError).
+	// index is the log index of the entry carrying the command: ProposeEpoch
+	// commands of one round share an entry, so consecutive calls (with the
+	// same b) may have the same index.
 	Apply(b engine.Batch, region *Region, index uint64, cmd []byte) error
 }
 

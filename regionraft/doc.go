@@ -51,7 +51,10 @@
 // One goroutine owns every peer, RawNode and raft.Storage. A round drains
 // everything queued (proposals, reads, incoming messages, ticks, bounded by
 // Config.MaxBatchProposals) into the RawNodes, then takes every region's
-// Ready and writes two engine batches:
+// Ready and writes two engine batches. The ProposeEpoch commands a region
+// got in the round go into one log entry (an admin "batch" command, up to
+// MaxSizePerMsg/4 bytes), each applied, epoch-checked and acknowledged as if
+// it had its own (docs/decisions/0009):
 //
 //   - the apply batch: the effects of committed entries that were already
 //     durable in this store's log before the round (Applier.Apply) and the

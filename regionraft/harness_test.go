@@ -113,6 +113,9 @@ type recApplier struct {
 	mu   sync.Mutex
 	log  map[uint64][]applied // per region, this incarnation only
 	last map[uint64]uint64
+	// lastBatch is the batch of the last Apply per region: commands packed
+	// in one entry share its index and are applied into one batch.
+	lastBatch map[uint64]engine.Batch
 }
 
 type applied struct {
@@ -121,7 +124,7 @@ type applied struct {
 }
 
 func newRecApplier(eng engine.Engine) *recApplier {
-	return &recApplier{eng: eng, log: map[uint64][]applied{}, last: map[uint64]uint64{}}
+	return &recApplier{eng: eng, log: map[uint64][]applied{}, last: map[uint64]uint64{}, lastBatch: map[uint64]engine.Batch{}}
 }
 
 // Test-only physical keys, built with the keys package.
@@ -141,10 +144,10 @@ func (a *recApplier) Apply(b engine.Batch, r *Region, index uint64, cmd []byte) 
 			return err
 		}
 	}
-	if index <= last {
+	if index < last || index == last && a.lastBatch[r.ID] != b {
 		return fmt.Errorf("test applier: region %d index %d applied twice (last %d)", r.ID, index, last)
 	}
-	a.last[r.ID] = index
+	a.last[r.ID], a.lastBatch[r.ID] = index, b
 	a.log[r.ID] = append(a.log[r.ID], applied{index, string(cmd)})
 	if err := b.Set(cmdKey(string(cmd)), binary.BigEndian.AppendUint64(nil, index)); err != nil {
 		return err

@@ -19,6 +19,12 @@ type Metrics struct {
 	AppliedEntries prometheus.Counter
 	// Proposals counts proposals by result: ok, error.
 	Proposals *prometheus.CounterVec
+	// proposalsOK and proposalsErr are Proposals' two children, looked up
+	// once rather than per acknowledgement.
+	proposalsOK, proposalsErr prometheus.Counter
+	// BatchedCommands counts commands proposed packed with others in one
+	// batch entry (ProposeEpoch calls of a region in one loop round).
+	BatchedCommands prometheus.Counter
 	// Regions is the number of regions with a peer on this store.
 	Regions prometheus.Gauge
 	// Leaders is the number of those regions led by this store.
@@ -42,7 +48,7 @@ type Metrics struct {
 }
 
 func newMetrics() *Metrics {
-	return &Metrics{
+	m := &Metrics{
 		ProposeApplySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "skerry_raft_propose_apply_seconds", Help: "Propose to acknowledgement latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18),
@@ -88,11 +94,17 @@ func newMetrics() *Metrics {
 		LeaseReads: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "skerry_raft_lease_reads_total", Help: "Leader reads served under the leader lease, without a ReadIndex round.",
 		}),
+		BatchedCommands: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "skerry_raft_batched_commands_total", Help: "Commands proposed packed with others in one raft entry.",
+		}),
 	}
+	m.proposalsOK = m.Proposals.WithLabelValues("ok")
+	m.proposalsErr = m.Proposals.WithLabelValues("error")
+	return m
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.ProposeApplySeconds, m.BatchCommitSeconds, m.EntriesPerBatch,
 		m.BatchCommits, m.AppliedEntries, m.Proposals, m.Regions, m.Leaders, m.Snapshots,
-		m.PeerTicks, m.Hibernated, m.Wakes, m.FollowerReads, m.LeaseReads}
+		m.PeerTicks, m.Hibernated, m.Wakes, m.FollowerReads, m.LeaseReads, m.BatchedCommands}
 }

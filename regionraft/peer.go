@@ -30,6 +30,10 @@ import (
 //	  command was routed with, then the command (ProposeEpoch). Applied
 //	  only if the version still matches at apply time.
 //	3 split: see encodeSplit in split.go.
+//	4 batch: uvarint count, then per command uvarint length and a type-2
+//	  command (admin byte included). The raft goroutine packs the epoch
+//	  commands proposed to a region in one round into one entry; each is
+//	  applied (and epoch-checked, and acknowledged) as if it had its own.
 //
 // Conf change entries (EntryConfChangeV2) carry in their Context:
 //
@@ -46,31 +50,89 @@ const (
 	adminCompactLog   byte   = 1
 	adminEpochCommand byte   = 2
 	adminSplit        byte   = 3
+	adminBatch        byte   = 4
 )
 
-// entryProposalID returns the proposal id an entry carries, if any.
-func entryProposalID(e *raftpb.Entry) (uint64, bool) {
+// entryProposalIDs calls fn with each proposal id an entry carries (a
+// batch carries several).
+func entryProposalIDs(e *raftpb.Entry, fn func(id uint64)) {
 	data := e.GetData()
 	switch e.GetType() {
 	case raftpb.EntryNormal:
 		if len(data) < proposalIDLen {
-			return 0, false
+			return
 		}
 		id := binary.BigEndian.Uint64(data)
 		if id != adminProposalID {
-			return id, true
+			fn(id)
+			return
 		}
-		if len(data) > proposalIDLen && (data[proposalIDLen] == adminEpochCommand || data[proposalIDLen] == adminSplit) {
-			id, n := binary.Uvarint(data[proposalIDLen+1:])
-			return id, n > 0
+		if len(data) == proposalIDLen {
+			return
+		}
+		switch cmd := data[proposalIDLen:]; cmd[0] {
+		case adminEpochCommand, adminSplit:
+			if id, n := binary.Uvarint(cmd[1:]); n > 0 {
+				fn(id)
+			}
+		case adminBatch:
+			subs, _ := splitBatch(cmd[1:]) // a malformed one fails at apply
+			for _, sub := range subs {
+				if id, n := binary.Uvarint(sub[1:]); n > 0 {
+					fn(id)
+				}
+			}
 		}
 	case raftpb.EntryConfChangeV2:
 		cc := &raftpb.ConfChangeV2{}
 		if proto.Unmarshal(data, cc) == nil && len(cc.GetContext()) >= proposalIDLen {
-			return binary.BigEndian.Uint64(cc.GetContext()), true
+			fn(binary.BigEndian.Uint64(cc.GetContext()))
 		}
 	}
-	return 0, false
+}
+
+// encodeBatch packs epoch-command proposals into one admin entry.
+func encodeBatch(props []*proposal) []byte {
+	n := proposalIDLen + 1 + binary.MaxVarintLen64
+	for _, pr := range props {
+		n += binary.MaxVarintLen64 + len(pr.data) - proposalIDLen
+	}
+	b := make([]byte, proposalIDLen, n)
+	b = append(b, adminBatch)
+	b = binary.AppendUvarint(b, uint64(len(props)))
+	for _, pr := range props {
+		sub := pr.data[proposalIDLen:]
+		b = binary.AppendUvarint(b, uint64(len(sub)))
+		b = append(b, sub...)
+	}
+	return b
+}
+
+// splitBatch returns the commands of a batch (each from its admin byte
+// on); an error if the batch is malformed.
+func splitBatch(b []byte) ([][]byte, error) {
+	count, n := binary.Uvarint(b)
+	if n <= 0 || count > uint64(len(b)) {
+		return nil, errShort
+	}
+	b = b[n:]
+	subs := make([][]byte, 0, count)
+	for i := uint64(0); i < count; i++ {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l == 0 || uint64(len(b)-n) < l {
+			return nil, errShort
+		}
+		sub := b[n : n+int(l)]
+		if sub[0] != adminEpochCommand {
+			return nil, fmt.Errorf("batched admin command %d", sub[0])
+		}
+		subs = append(subs, sub)
+		b = b[n+int(l):]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d bytes after a batch of %d", len(b), count)
+	}
+	return subs, nil
 }
 
 func encodeCompactLog(index uint64) []byte {
@@ -152,8 +214,12 @@ type peer struct {
 	rn      *raft.RawNode
 
 	proposals map[uint64]*proposal
-	reads     []*readBatch
-	newReads  []*readRequest
+	// batch holds this round's epoch commands, proposed as one entry
+	// when the round starts (flushBatch); batchBytes is their size.
+	batch      []*proposal
+	batchBytes int
+	reads      []*readBatch
+	newReads   []*readRequest
 
 	lead    uint64 // raft id of the leader, 0 if unknown
 	state   raft.StateType
@@ -370,13 +436,11 @@ func (p *peer) onAppend(ents []*raftpb.Entry, out []completion) []completion {
 		}
 	}
 	for _, e := range ents {
-		id, ok := entryProposalID(e)
-		if !ok {
-			continue
-		}
-		if w := p.proposals[id]; w != nil && w.index == 0 {
-			w.index, w.term = e.GetIndex(), e.GetTerm()
-		}
+		entryProposalIDs(e, func(id uint64) {
+			if w := p.proposals[id]; w != nil && w.index == 0 {
+				w.index, w.term = e.GetIndex(), e.GetTerm()
+			}
+		})
 	}
 	return out
 }
@@ -487,6 +551,17 @@ func (s *Store) applyAdmin(p *peer, b engine.Batch, e *raftpb.Entry, cmd []byte,
 		return out, nil
 	case adminSplit:
 		return s.applySplit(p, b, e, cmd[1:], out)
+	case adminBatch:
+		subs, err := splitBatch(cmd[1:])
+		if err != nil {
+			return out, fmt.Errorf("%w: region %d entry %d: %v", ErrCorrupt, p.region.ID, idx, err)
+		}
+		for _, sub := range subs {
+			if out, err = s.applyAdmin(p, b, e, sub, out); err != nil {
+				return out, err
+			}
+		}
+		return out, nil
 	default:
 		return out, fmt.Errorf("%w: region %d entry %d: unknown admin command %d", ErrCorrupt, p.region.ID, idx, cmd[0])
 	}

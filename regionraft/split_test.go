@@ -75,26 +75,23 @@ func TestClusterSplit(t *testing.T) {
 	}
 }
 
-// TestEpochCheckedAtApply proposes a split and, behind it in the log, a
-// command routed with the pre-split epoch: it passes the propose-time check
-// but must be refused when applied.
+// TestEpochCheckedAtApply proposes a split and, behind it in the log, two
+// commands routed with the pre-split epoch (batched in one entry): they
+// pass the propose-time check but must each be refused when applied.
 func TestEpochCheckedAtApply(t *testing.T) {
-	eng := newTestEngine()
-	ap := newRecApplier(eng)
-	s := openStarted(t, testConfig(1, eng, ap), soloRegion(1))
-	r, _ := s.Region(1)
-	ctx := ctxT(t)
+	s, ap, r, ctx := soloStore(t)
+	late := []*proposal{epochProposal(s, r.Epoch.Version, "late1"), epochProposal(s, r.Epoch.Version, "late2")}
 	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
-	cmd := &proposal{id: id, regionID: 1, data: encodeEpochCommand(id, r.Epoch.Version, []byte("late")),
-		checkVersion: true, version: r.Epoch.Version, done: make(chan error, 1)}
-	split := &proposal{id: id + 1, regionID: 1, split: true, splitResult: &[2]Region{}, done: make(chan error, 1)}
+	split := &proposal{id: id, regionID: 1, split: true, splitResult: &[2]Region{}, done: make(chan error, 1)}
 	err := s.runOnLoop(ctx, func() error {
 		p := s.peers[1]
 		if err := p.rn.Propose(encodeSplit(split.id, r.Epoch.Version, []byte("m"), 2, []uint64{21})); err != nil {
 			return err
 		}
 		p.proposals[split.id] = split
-		s.handlePropose(cmd)
+		for _, c := range late {
+			s.handlePropose(c)
+		}
 		return nil
 	})
 	if err != nil {
@@ -103,13 +100,15 @@ func TestEpochCheckedAtApply(t *testing.T) {
 	if err := s.wait(ctx, split.done); err != nil {
 		t.Fatal(err)
 	}
-	var ene *EpochNotMatchError
-	if err := s.wait(ctx, cmd.done); !errors.As(err, &ene) || len(ene.Current) != 2 {
-		t.Fatalf("command behind a split: %v", err)
+	for _, c := range late {
+		var ene *EpochNotMatchError
+		if err := s.wait(ctx, c.done); !errors.As(err, &ene) || len(ene.Current) != 2 {
+			t.Fatalf("command behind a split: %v", err)
+		}
 	}
 	for _, e := range ap.entries(1) {
-		if e.cmd == "late" {
-			t.Fatal("stale command applied")
+		if e.cmd == "late1" || e.cmd == "late2" {
+			t.Fatalf("stale command %s applied", e.cmd)
 		}
 	}
 	if err := s.WaitLeader(ctx, 2); err != nil {

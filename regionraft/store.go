@@ -84,7 +84,8 @@ type Store struct {
 	inRound    bool  // peerStorage.Snapshot is refused during a round
 	loopErr    error // a failed engine write outside a round: stops the store
 	roundNo    uint64
-	busy       bool // more work pending: run another round without blocking
+	batching   []*peer // peers with batched proposals not yet proposed
+	busy       bool    // more work pending: run another round without blocking
 	readSeq    uint64
 
 	// Hibernation (hibernate.go). awake: the peers ticked and visited by

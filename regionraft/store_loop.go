@@ -167,11 +167,70 @@ func (s *Store) handlePropose(pr *proposal) {
 		pr.done <- s.epochError(p)
 		return
 	}
+	if pr.checkVersion && len(pr.data) > proposalIDLen && pr.data[proposalIDLen] == adminEpochCommand {
+		// Batched: one raft entry (one log record, one Propose) per round
+		// for all of them, not one each.
+		if p.batchBytes+len(pr.data) > batchMaxBytes(&s.cfg) {
+			s.flushBatch(p)
+		}
+		if len(p.batch) == 0 {
+			s.batching = append(s.batching, p)
+		}
+		p.batch = append(p.batch, pr)
+		p.batchBytes += len(pr.data)
+		p.proposals[pr.id] = pr
+		return
+	}
+	s.flushBatch(p) // what was proposed before goes first in the log
 	if err := p.rn.Propose(pr.data); err != nil {
 		pr.done <- fmt.Errorf("%w: %v", ErrProposalDropped, err) // e.g. leader transfer in progress
 		return
 	}
 	p.proposals[pr.id] = pr
+}
+
+// batchMaxBytes bounds a batch entry well below an append message.
+func batchMaxBytes(c *Config) int { return int(c.MaxSizePerMsg / 4) }
+
+// flushBatch proposes p's batched commands: as they are if there is one,
+// else as one batch entry. Commands completed meanwhile (the peer was
+// destroyed, or failed them) are left out.
+func (s *Store) flushBatch(p *peer) {
+	if len(p.batch) == 0 {
+		return
+	}
+	live := p.batch[:0]
+	for _, pr := range p.batch {
+		if p.proposals[pr.id] == pr {
+			live = append(live, pr)
+		}
+	}
+	defer func() {
+		clear(p.batch)
+		p.batch, p.batchBytes = p.batch[:0], 0
+	}()
+	if len(live) == 0 || s.peers[p.region.ID] != p {
+		return
+	}
+	var data []byte
+	if len(live) == 1 {
+		data = live[0].data
+	} else {
+		data = encodeBatch(live)
+		s.metrics.BatchedCommands.Add(float64(len(live)))
+	}
+	err := p.notLeader()
+	if err == nil {
+		if perr := p.rn.Propose(data); perr != nil {
+			err = fmt.Errorf("%w: %v", ErrProposalDropped, perr)
+		}
+	}
+	if err != nil {
+		for _, pr := range live {
+			delete(p.proposals, pr.id)
+			pr.done <- err
+		}
+	}
 }
 
 func (s *Store) handleRead(r *readRequest) {
@@ -304,6 +363,11 @@ type readyPeer struct {
 
 // round persists and applies the Ready of every region in one batch.
 func (s *Store) round() error {
+	for _, p := range s.batching {
+		s.flushBatch(p)
+	}
+	clear(s.batching)
+	s.batching = s.batching[:0]
 	// The awake peers and those touched since the last round: a
 	// hibernated peer that got nothing has nothing to do.
 	peers := s.roundPeers()
@@ -685,9 +749,9 @@ func (s *Store) complete(acks []completion) {
 		if a.prop != nil {
 			if a.err == nil {
 				s.metrics.ProposeApplySeconds.Observe(time.Since(a.prop.start).Seconds())
-				s.metrics.Proposals.WithLabelValues("ok").Inc()
+				s.metrics.proposalsOK.Inc()
 			} else {
-				s.metrics.Proposals.WithLabelValues("error").Inc()
+				s.metrics.proposalsErr.Inc()
 			}
 		}
 		a.done <- a.err

@@ -251,6 +251,8 @@ func TestCrashKeepsAcknowledgedProposals(t *testing.T) {
 		cfg := testConfig(1, eng, newRecApplier(eng))
 		cfg.RaftLogGCThreshold = 16
 		s := openStarted(t, cfg, soloRegion(1))
+		r, _ := s.Region(1)
+		epoch := r.Epoch
 
 		var mu sync.Mutex
 		var acked []string
@@ -262,7 +264,11 @@ func TestCrashKeepsAcknowledgedProposals(t *testing.T) {
 				defer wg.Done()
 				for i := 0; ctx.Err() == nil && i < 10000; i++ {
 					cmd := fmt.Sprintf("w%d-%d", w, i)
-					if s.Propose(ctx, 1, []byte(cmd)) == nil {
+					propose := func() error { return s.Propose(ctx, 1, []byte(cmd)) }
+					if w%2 == 1 { // epoch commands: batched in shared entries
+						propose = func() error { return s.ProposeEpoch(ctx, 1, epoch, []byte(cmd)) }
+					}
+					if propose() == nil {
 						mu.Lock()
 						acked = append(acked, cmd)
 						mu.Unlock()
