@@ -55,7 +55,7 @@ func Open(opts Options) (*Engine, error) {
 	}
 	cache := pebble.NewCache(size)
 	po := &pebble.Options{
-		FS:                          fs,
+		FS:                          walFS{fs},
 		Cache:                       cache,
 		MemTableSize:                64 << 20,
 		MemTableStopWritesThreshold: 4,

@@ -1,0 +1,89 @@
+package pebbleengine
+
+import (
+	"strings"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// walFS hands Pebble WAL files whose next bytes are already written (as
+// zeros) before Pebble appends its records there.
+//
+// Every acknowledged write waits for an fdatasync of the WAL. On ext4, an
+// fdatasync after an append that grew the file (or filled a block Pebble
+// preallocated with FALLOC_FL_KEEP_SIZE, an unwritten extent) must also
+// commit the new size and extent state through the journal; an fdatasync
+// after an overwrite inside the written part of the file flushes only the
+// data. On the 2-core test VMs a 3000-byte write + fdatasync cost 225–257 µs
+// and 123–133 µs of CPU the first way and 149–179 µs and 84 µs the second
+// (docs/performance.md, session 10). Pebble gets the cheap kind for WAL
+// files it recycles; this gives it for new ones, and for a recycled file
+// beyond its old size: the file is kept zeroChunk to 2×zeroChunk ahead of
+// Pebble's writes with zeros, so one fdatasync per zeroChunk of WAL pays
+// for the size change and the others do not.
+//
+// Pebble reads zeros after the last record of a WAL as the end of the log
+// (record.ErrZeroedChunk with no valid record after it, the tail Pebble's own
+// preallocation and recycling leave), and a log it closed ends with an EOF
+// trailer before the zeros.
+type walFS struct{ vfs.FS }
+
+// zeroChunk is how far ahead of Pebble's writes the zeros run, and how much
+// is written at once.
+const zeroChunk = 1 << 20
+
+var zeros = make([]byte, 256<<10)
+
+func isWAL(name string) bool { return strings.HasSuffix(name, ".log") }
+
+func (fs walFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	if err != nil || !isWAL(name) {
+		return f, err
+	}
+	return &zeroAheadFile{File: f}, nil
+}
+
+func (fs walFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, category)
+	if err != nil || !isWAL(newname) {
+		return f, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return &zeroAheadFile{File: f, written: st.Size()}, nil
+}
+
+// zeroAheadFile is a WAL file Pebble writes sequentially with Write.
+type zeroAheadFile struct {
+	vfs.File
+	off     int64 // where the next Write lands
+	written int64 // [0, written) holds data or zeros
+}
+
+// Write first extends the written part with zeros when p would pass its end.
+// The zeros go after p (WriteAt does not move the file offset), and their
+// writeback starts at once, so the fdatasync that follows finds little left
+// to write.
+func (f *zeroAheadFile) Write(p []byte) (int, error) {
+	end := f.off + int64(len(p))
+	if end > f.written {
+		from := max(f.written, end)
+		to := (end/zeroChunk + 2) * zeroChunk
+		for at := from; at < to; {
+			n, err := f.File.WriteAt(zeros[:min(int64(len(zeros)), to-at)], at)
+			if err != nil {
+				return 0, err
+			}
+			at += int64(n)
+		}
+		f.written = to
+		startWriteback(f.File, from, to-from)
+	}
+	n, err := f.File.Write(p)
+	f.off += int64(n)
+	return n, err
+}
