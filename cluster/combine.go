@@ -28,14 +28,12 @@ const maxCombined = 128
 // body reads what the earlier ones wrote, and no reply is sent before the
 // whole transaction is durable.
 type combiner struct {
-	mu     sync.Mutex
-	queues map[string]*combineQueue // latch-key set -> writes waiting for it
+	mu sync.Mutex
+	// queues maps a latch-key set with a transaction in flight to the
+	// writes waiting for it (nil: none yet).
+	queues map[string][]*combineReq
 
 	combined atomic.Int64 // bodies that ran in another command's transaction
-}
-
-type combineQueue struct {
-	waiting []*combineReq
 }
 
 type combineReq struct {
@@ -52,14 +50,14 @@ type combineResult struct {
 
 func (cb *combiner) update(ctx context.Context, x *executor, db int, ks [][]byte, fn func(keyspace.Txn) error) error {
 	id := combineID(db, ks)
-	req := &combineReq{fn: fn, done: make(chan combineResult, 1)}
+	var batch []*combineReq // nil: fn alone, the common case (no allocation)
 	cb.mu.Lock()
 	if cb.queues == nil {
-		cb.queues = map[string]*combineQueue{}
+		cb.queues = map[string][]*combineReq{}
 	}
-	batch := []*combineReq{req}
-	if q, busy := cb.queues[id]; busy {
-		q.waiting = append(q.waiting, req)
+	if waiting, busy := cb.queues[id]; busy {
+		req := &combineReq{fn: fn, done: make(chan combineResult, 1)}
+		cb.queues[id] = append(waiting, req)
 		cb.mu.Unlock()
 		res := <-req.done
 		if res.lead == nil {
@@ -67,27 +65,30 @@ func (cb *combiner) update(ctx context.Context, x *executor, db int, ks [][]byte
 		}
 		batch = res.lead
 	} else {
-		cb.queues[id] = &combineQueue{}
+		cb.queues[id] = nil
 		cb.mu.Unlock()
 	}
 
-	fns := make([]func(keyspace.Txn) error, len(batch))
-	for i, r := range batch {
-		fns[i] = guardAbort(r.fn)
-	}
-	errs, err := x.UpdateBatch(ctx, db, ks, fns)
-	if len(batch) > 1 {
+	var fns []func(keyspace.Txn) error
+	if batch == nil {
+		fns = []func(keyspace.Txn) error{guardAbort(fn)}
+	} else {
+		fns = make([]func(keyspace.Txn) error, len(batch))
+		for i, r := range batch {
+			fns[i] = guardAbort(r.fn)
+		}
 		cb.combined.Add(int64(len(batch) - 1))
 	}
+	errs, err := x.UpdateBatch(ctx, db, ks, fns)
 
 	// Hand the queue to its first waiter before answering anyone, so the
 	// next transaction starts as soon as possible.
 	cb.mu.Lock()
-	q := cb.queues[id]
+	waiting := cb.queues[id]
 	var next []*combineReq
-	if n := min(len(q.waiting), maxCombined); n > 0 {
-		next = append([]*combineReq(nil), q.waiting[:n]...)
-		q.waiting = append(q.waiting[:0:0], q.waiting[n:]...)
+	if n := min(len(waiting), maxCombined); n > 0 {
+		next = append([]*combineReq(nil), waiting[:n]...)
+		cb.queues[id] = append(waiting[:0:0], waiting[n:]...)
 	} else {
 		delete(cb.queues, id)
 	}
@@ -102,8 +103,8 @@ func (cb *combiner) update(ctx context.Context, x *executor, db int, ks [][]byte
 		}
 		return errs[i]
 	}
-	for i, r := range batch[1:] {
-		r.done <- combineResult{err: outcome(i + 1)}
+	for i := 1; i < len(batch); i++ {
+		batch[i].done <- combineResult{err: outcome(i)}
 	}
 	return outcome(0)
 }
