@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -45,10 +46,28 @@ func TestStatusEndpointsAndShutdownCommand(t *testing.T) {
 		`skerry_command_duration_seconds_count{cmd="set"} 1`,
 		`skerry_cluster_requests_total{route="local"} 1`,
 		`skerry_cluster_requests_total{route="forwarded"} 0`,
+		"skerry_raft_batched_commands_total",
+		"go_sched_latencies_seconds_bucket",
+		// Pebble observes nanoseconds; exported in seconds.
+		`skerry_pebble_wal_fsync_seconds_bucket{le="0.001"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// The SET was fsynced: Pebble's fsync histogram counted it, and its
+	// sum is seconds (well under one per fsync), not nanoseconds.
+	var count, sum float64
+	for _, line := range strings.Split(metrics, "\n") {
+		if v, ok := strings.CutPrefix(line, "skerry_pebble_wal_fsync_seconds_count "); ok {
+			count, _ = strconv.ParseFloat(v, 64)
+		}
+		if v, ok := strings.CutPrefix(line, "skerry_pebble_wal_fsync_seconds_sum "); ok {
+			sum, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if count < 1 || sum <= 0 || sum/count > 1 {
+		t.Errorf("WAL fsync histogram: count %v, sum %v", count, sum)
 	}
 	if h := get("/health"); !strings.Contains(h, `"status":"ok"`) {
 		t.Errorf("/health = %q", h)
