@@ -82,6 +82,7 @@ const (
 	DefaultElectionTick       = 20
 	DefaultHeartbeatTick      = 4
 	DefaultRaftLogGCThreshold = 10000
+	DefaultRaftLogGCSizeLimit = 64 << 20
 	DefaultMaxBatchProposals  = 4096
 	DefaultMaxSizePerMsg      = 1 << 20
 	DefaultMaxInflightMsgs    = 256
@@ -120,6 +121,10 @@ type Config struct {
 	// RaftLogGCThreshold: once a region has more than this many applied
 	// entries in its log, the applied prefix is deleted. Default 10000.
 	RaftLogGCThreshold uint64
+	// RaftLogGCSizeLimit: likewise once its log holds about this many bytes
+	// of entries (entries batch a round's commands, so a count alone does
+	// not bound the log). Default 64 MiB.
+	RaftLogGCSizeLimit uint64
 	// MaxBatchProposals bounds how many proposals and reads one loop round
 	// drains from the queue (the group-commit size). Default 4096.
 	MaxBatchProposals int
@@ -192,6 +197,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RaftLogGCThreshold == 0 {
 		c.RaftLogGCThreshold = DefaultRaftLogGCThreshold
+	}
+	if c.RaftLogGCSizeLimit == 0 {
+		c.RaftLogGCSizeLimit = DefaultRaftLogGCSizeLimit
 	}
 	if c.MaxBatchProposals == 0 {
 		c.MaxBatchProposals = DefaultMaxBatchProposals

@@ -117,8 +117,11 @@
 //   - Effects of commands applied in the same round are not visible to
 //     Applier reads of the engine (they are in the uncommitted batch):
 //     appliers should write modifications computed at proposal time.
-//   - Log GC: once more than Config.RaftLogGCThreshold applied entries are
-//     kept, the leader proposes a compact-log admin entry; each replica
+//   - Log GC: once more than Config.RaftLogGCThreshold applied entries, or
+//     about Config.RaftLogGCSizeLimit bytes of log, are kept (a batch entry
+//     carries a round's commands, so a count alone does not bound the log;
+//     the entry cache is bounded in bytes too), the leader proposes a
+//     compact-log admin entry; each replica
 //     deletes the entries up to it and records the truncated index and term
 //     in the apply state, in one batch. The leader keeps what followers
 //     still need, but never more than RaftLogGCThreshold applied entries: a

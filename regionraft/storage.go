@@ -76,6 +76,14 @@ type peerStorage struct {
 	last     uint64
 	cache    []*raftpb.Entry
 	cacheCap int
+	// cacheBytes is the payload size of cache. A batch entry carries a
+	// round's commands (up to MaxSizePerMsg/4), so the cache is bounded in
+	// bytes (cacheMaxBytes) as well as in entries.
+	cacheBytes int
+	// logBytes approximates the payload size of the log (truncIndex, last]
+	// since this incarnation loaded it (TiKV's raft_log_size_hint): log GC
+	// also runs when it passes Config.RaftLogGCSizeLimit.
+	logBytes uint64
 	// snapshotHook, if set, is called by Snapshot with the snapshot it
 	// returns; it pins an engine snapshot of the same applied state (or
 	// fails with raft.ErrSnapshotTemporarilyUnavailable).
@@ -349,7 +357,7 @@ func (ps *peerStorage) applySnapshot(b engine.Batch, snap *raftpb.Snapshot, regi
 	}
 	ps.cs = proto.CloneOf(md.GetConfState())
 	ps.last = idx
-	ps.cache = nil
+	ps.cache, ps.cacheBytes, ps.logBytes = nil, 0, 0
 	return nil
 }
 
@@ -388,15 +396,33 @@ func (ps *peerStorage) append(b engine.Batch, ents []*raftpb.Entry) error {
 	// Entries hands out fresh slices, never the cache's, so the cache may be
 	// appended to in place. It is trimmed to cacheCap entries only once it
 	// holds twice as many: amortized O(1) per entry, not a copy per append.
+	added := entriesBytes(ents)
+	ps.logBytes += uint64(added)
 	if cf := ps.cacheFirst(); len(ps.cache) > 0 && first >= cf {
-		ps.cache = append(ps.cache[:first-cf], ents...)
+		if first <= ps.last { // a conflicting suffix is replaced: recount
+			ps.cache = append(ps.cache[:first-cf], ents...)
+			ps.cacheBytes = entriesBytes(ps.cache)
+		} else {
+			ps.cache = append(ps.cache, ents...)
+			ps.cacheBytes += added
+		}
 	} else {
 		ps.cache = append(ps.cache[:0], ents...)
+		ps.cacheBytes = added
 	}
-	if len(ps.cache) > 2*ps.cacheCap {
-		k := copy(ps.cache, ps.cache[len(ps.cache)-ps.cacheCap:])
+	if len(ps.cache) > 2*ps.cacheCap || ps.cacheBytes > 2*cacheMaxBytes {
+		// Keep the newest entries within both bounds (at least one).
+		drop, bytes := len(ps.cache)-min(len(ps.cache), ps.cacheCap), ps.cacheBytes
+		for _, e := range ps.cache[:drop] {
+			bytes -= len(e.GetData())
+		}
+		for drop < len(ps.cache)-1 && bytes > cacheMaxBytes {
+			bytes -= len(ps.cache[drop].GetData())
+			drop++
+		}
+		k := copy(ps.cache, ps.cache[drop:])
 		clear(ps.cache[k:]) // release the dropped entries
-		ps.cache = ps.cache[:k]
+		ps.cache, ps.cacheBytes = ps.cache[:k], bytes
 	}
 	ps.last = newLast
 	return nil
@@ -428,11 +454,26 @@ func (ps *peerStorage) compact(b engine.Batch, to uint64) error {
 	if err := b.DeleteRange(keys.RaftLogKey(ps.regionID, 0), keys.RaftLogKey(ps.regionID, to+1)); err != nil {
 		return err
 	}
+	if n := ps.last - ps.apply.truncIndex; n > 0 {
+		ps.logBytes = ps.logBytes / n * (ps.last - to) // assume even sizes
+	}
 	ps.apply.truncIndex, ps.apply.truncTerm = to, term
 	if cf := ps.cacheFirst(); len(ps.cache) > 0 && to >= cf {
 		ps.cache = append([]*raftpb.Entry(nil), ps.cache[to-cf+1:]...)
+		ps.cacheBytes = entriesBytes(ps.cache)
 	}
 	return nil
+}
+
+// cacheMaxBytes bounds the entry cache of a region (see cacheBytes).
+const cacheMaxBytes = 8 << 20
+
+func entriesBytes(ents []*raftpb.Entry) int {
+	n := 0
+	for _, e := range ents {
+		n += len(e.GetData())
+	}
+	return n
 }
 
 // writeInitialState writes the raft state of a freshly bootstrapped region.

@@ -812,13 +812,15 @@ func (s *Store) maybePublishSolo(p *peer) {
 }
 
 // maybeScheduleGC proposes a compact-log admin command on a leader that
-// keeps more than RaftLogGCThreshold applied entries. The truncation point
-// is the lowest index any follower still needs, but never keeps more than
-// RaftLogGCThreshold applied entries: a follower further behind (or a new,
-// empty one) is sent a snapshot instead.
+// keeps more than RaftLogGCThreshold applied entries, or about
+// RaftLogGCSizeLimit bytes of log. The truncation point is the lowest index
+// any follower still needs, but never keeps more than RaftLogGCThreshold
+// applied entries: a follower further behind (or a new, empty one) is sent
+// a snapshot instead.
 func (s *Store) maybeScheduleGC(p *peer) {
 	a := p.storage.apply
-	if !p.isLeader() || p.compactProposed || a.applied-a.truncIndex <= s.cfg.RaftLogGCThreshold {
+	if !p.isLeader() || p.compactProposed || a.applied == a.truncIndex ||
+		a.applied-a.truncIndex <= s.cfg.RaftLogGCThreshold && p.storage.logBytes <= s.cfg.RaftLogGCSizeLimit {
 		return
 	}
 	to := a.applied

@@ -6,12 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
 	"github.com/skerrydb/skerry/mvcc/engine"
 	"github.com/skerrydb/skerry/mvcc/keys"
+	"github.com/skerrydb/skerry/regionraft/internal/memengine"
 )
 
 func proposeN(t *testing.T, s *Store, regionID uint64, prefix string, n int) {
@@ -164,6 +169,64 @@ func TestLogGCAndRestart(t *testing.T) {
 	}
 	if n, _ := logKeys(t, eng, 1); n > 21 {
 		t.Fatalf("%d log entries kept, threshold 20", n)
+	}
+}
+
+// Big entries are collected by size long before their count matters, and
+// the entry cache keeps few of them.
+func TestLogGCBySize(t *testing.T) {
+	eng := newTestEngine()
+	cfg := testConfig(1, eng, newRecApplier(eng))
+	cfg.RaftLogGCSizeLimit = 64 << 10 // 64 KiB: ~16 of the 4 KiB commands below
+	s := openStarted(t, cfg, soloRegion(1))
+	ctx := ctxT(t)
+	pad := strings.Repeat("x", 4<<10)
+	for i := 0; i < 100; i++ {
+		if err := s.Propose(ctx, 1, []byte(fmt.Sprintf("s%04d%s", i, pad))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "log truncation by size", func() bool {
+		n, first := logKeys(t, eng, 1)
+		return n <= 20 && first > 80
+	})
+	if err := s.runOnLoop(ctx, func() error {
+		ps := s.peers[1].storage
+		if got := entriesBytes(ps.cache); got != ps.cacheBytes {
+			return fmt.Errorf("cacheBytes %d, cache holds %d", ps.cacheBytes, got)
+		}
+		if ps.logBytes > 2*cfg.RaftLogGCSizeLimit {
+			return fmt.Errorf("log size hint %d after truncation", ps.logBytes)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The entry cache is bounded in bytes as well as entries: it keeps the
+// newest entries within cacheMaxBytes (at least one).
+func TestEntryCacheBoundedInBytes(t *testing.T) {
+	ps := &peerStorage{cacheCap: 1024, last: 0}
+	big := strings.Repeat("y", cacheMaxBytes/4)
+	b := memengine.New().NewBatch()
+	for i := uint64(1); i <= 12; i++ {
+		if err := ps.append(b, []*raftpb.Entry{{Index: proto.Uint64(i), Term: proto.Uint64(1), Data: []byte(big)}}); err != nil {
+			t.Fatal(err)
+		}
+		if ps.cacheBytes != entriesBytes(ps.cache) || ps.cacheBytes > 2*cacheMaxBytes {
+			t.Fatalf("after %d entries: cacheBytes %d, held %d", i, ps.cacheBytes, entriesBytes(ps.cache))
+		}
+	}
+	if n := len(ps.cache); n < 4 || n > 8 || ps.cache[n-1].GetIndex() != 12 {
+		t.Fatalf("cache holds %d entries ending at %d", n, ps.cache[n-1].GetIndex())
+	}
+	// A replaced suffix is recounted.
+	if err := ps.append(b, []*raftpb.Entry{{Index: proto.Uint64(12), Term: proto.Uint64(2), Data: []byte("z")}}); err != nil {
+		t.Fatal(err)
+	}
+	if ps.cacheBytes != entriesBytes(ps.cache) {
+		t.Fatalf("after a conflicting append: cacheBytes %d, held %d", ps.cacheBytes, entriesBytes(ps.cache))
 	}
 }
 
