@@ -20,13 +20,6 @@ func soloStore(t *testing.T) (*Store, *recApplier, Region, context.Context) {
 	return s, ap, r, ctxT(t)
 }
 
-// epochProposal builds what ProposeEpoch sends to the raft goroutine.
-func epochProposal(s *Store, version uint64, cmd string) *proposal {
-	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
-	return &proposal{id: id, regionID: 1, data: encodeEpochCommand(id, version, []byte(cmd)),
-		checkVersion: true, version: version, done: make(chan error, 1)}
-}
-
 // Epoch commands proposed in one loop round share one log entry, are
 // applied in their order and acknowledged one by one; a plain proposal
 // between them keeps its place in the log.
@@ -34,12 +27,11 @@ func TestEpochCommandsShareAnEntry(t *testing.T) {
 	s, ap, r, ctx := soloStore(t)
 	var props []*proposal
 	for _, c := range []string{"a1", "a2", "a3"} {
-		props = append(props, epochProposal(s, r.Epoch.Version, c))
+		props = append(props, s.epochProposal(1, r.Epoch.Version, []byte(c)))
 	}
-	plainID := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
-	plain := &proposal{id: plainID, regionID: 1, data: binaryID(plainID, "p"), done: make(chan error, 1)}
-	after := epochProposal(s, r.Epoch.Version, "b1")
-	after2 := epochProposal(s, r.Epoch.Version, "b2")
+	plain := s.plainProposal(1, []byte("p"))
+	after := s.epochProposal(1, r.Epoch.Version, []byte("b1"))
+	after2 := s.epochProposal(1, r.Epoch.Version, []byte("b2"))
 	err := s.runOnLoop(ctx, func() error {
 		for _, pr := range props {
 			s.handlePropose(pr)
@@ -95,14 +87,6 @@ func TestEpochCommandsShareAnEntry(t *testing.T) {
 	}
 }
 
-func binaryID(id uint64, cmd string) []byte {
-	b := make([]byte, proposalIDLen, proposalIDLen+len(cmd))
-	for k := 0; k < proposalIDLen; k++ {
-		b[k] = byte(id >> (56 - 8*k))
-	}
-	return append(b, cmd...)
-}
-
 // A batch is bounded in bytes: commands beyond the bound go to the next
 // entry, and a command bigger than the bound travels alone.
 func TestEpochBatchBounded(t *testing.T) {
@@ -117,7 +101,7 @@ func TestEpochBatchBounded(t *testing.T) {
 	cmds := []string{"s1-" + string(bytes.Repeat([]byte("y"), 600)), "s2-" + string(bytes.Repeat([]byte("y"), 600)), "big" + big, "s3"}
 	var props []*proposal
 	for _, c := range cmds {
-		props = append(props, epochProposal(s, r.Epoch.Version, c))
+		props = append(props, s.epochProposal(1, r.Epoch.Version, []byte(c)))
 	}
 	if err := s.runOnLoop(ctx, func() error {
 		for _, pr := range props {

@@ -64,7 +64,7 @@ func (s *Store) ChangePeers(ctx context.Context, regionID uint64, changes []Peer
 		if err != nil {
 			return err
 		}
-		id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
+		id := s.newProposalID()
 		ctxb := binary.BigEndian.AppendUint64(nil, id)
 		ctxb = binary.AppendUvarint(ctxb, uint64(len(changes)))
 		for _, c := range changes {

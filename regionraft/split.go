@@ -95,7 +95,7 @@ func (s *Store) Split(ctx context.Context, regionID uint64, epoch Epoch, splitKe
 		if q := s.peers[newRegionID]; q != nil && q.initialized {
 			return fmt.Errorf("%w: region %d already exists here", ErrInvalidRegion, newRegionID)
 		}
-		id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
+		id := s.newProposalID()
 		if err := p.rn.Propose(encodeSplit(id, epoch.Version, splitKey, newRegionID, newPeerIDs)); err != nil {
 			return fmt.Errorf("%w: %v", ErrProposalDropped, err)
 		}

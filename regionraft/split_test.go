@@ -80,8 +80,8 @@ func TestClusterSplit(t *testing.T) {
 // pass the propose-time check but must each be refused when applied.
 func TestEpochCheckedAtApply(t *testing.T) {
 	s, ap, r, ctx := soloStore(t)
-	late := []*proposal{epochProposal(s, r.Epoch.Version, "late1"), epochProposal(s, r.Epoch.Version, "late2")}
-	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
+	late := []*proposal{s.epochProposal(1, r.Epoch.Version, []byte("late1")), s.epochProposal(1, r.Epoch.Version, []byte("late2"))}
+	id := s.newProposalID()
 	split := &proposal{id: id, regionID: 1, split: true, splitResult: &[2]Region{}, done: make(chan error, 1)}
 	err := s.runOnLoop(ctx, func() error {
 		p := s.peers[1]

@@ -455,7 +455,7 @@ func (ps *peerStorage) compact(b engine.Batch, to uint64) error {
 		return err
 	}
 	if n := ps.last - ps.apply.truncIndex; n > 0 {
-		ps.logBytes = ps.logBytes / n * (ps.last - to) // assume even sizes
+		ps.logBytes = ps.logBytes * (ps.last - to) / n // assume even sizes
 	}
 	ps.apply.truncIndex, ps.apply.truncTerm = to, term
 	if cf := ps.cacheFirst(); len(ps.cache) > 0 && to >= cf {

@@ -422,11 +422,25 @@ func (s *Store) Propose(ctx context.Context, regionID uint64, cmd []byte) error 
 	if err := s.checkRegion(regionID); err != nil {
 		return err
 	}
-	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
+	return s.propose(ctx, s.plainProposal(regionID, cmd))
+}
+
+// newProposalID returns an id unique across the store's incarnations.
+func (s *Store) newProposalID() uint64 { return s.incarnation | (s.nextProp.Add(1) & 0xffffffff) }
+
+// plainProposal is what Propose hands the raft goroutine.
+func (s *Store) plainProposal(regionID uint64, cmd []byte) *proposal {
+	id := s.newProposalID()
 	data := make([]byte, proposalIDLen, proposalIDLen+len(cmd))
 	binary.BigEndian.PutUint64(data, id)
-	p := &proposal{id: id, regionID: regionID, data: append(data, cmd...), start: time.Now(), done: make(chan error, 1)}
-	return s.propose(ctx, p)
+	return &proposal{id: id, regionID: regionID, data: append(data, cmd...), start: time.Now(), done: make(chan error, 1)}
+}
+
+// epochProposal is what ProposeEpoch hands the raft goroutine.
+func (s *Store) epochProposal(regionID, version uint64, cmd []byte) *proposal {
+	id := s.newProposalID()
+	return &proposal{id: id, regionID: regionID, data: encodeEpochCommand(id, version, cmd),
+		checkVersion: true, version: version, start: time.Now(), done: make(chan error, 1)}
 }
 
 // ProposeEpoch is Propose for a command routed with the region epoch
@@ -438,10 +452,7 @@ func (s *Store) ProposeEpoch(ctx context.Context, regionID uint64, epoch Epoch, 
 	if err := s.checkRegion(regionID); err != nil {
 		return err
 	}
-	id := s.incarnation | (s.nextProp.Add(1) & 0xffffffff)
-	p := &proposal{id: id, regionID: regionID, data: encodeEpochCommand(id, epoch.Version, cmd),
-		checkVersion: true, version: epoch.Version, start: time.Now(), done: make(chan error, 1)}
-	return s.propose(ctx, p)
+	return s.propose(ctx, s.epochProposal(regionID, epoch.Version, cmd))
 }
 
 func (s *Store) propose(ctx context.Context, p *proposal) error {

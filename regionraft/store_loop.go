@@ -167,7 +167,7 @@ func (s *Store) handlePropose(pr *proposal) {
 		pr.done <- s.epochError(p)
 		return
 	}
-	if pr.checkVersion && len(pr.data) > proposalIDLen && pr.data[proposalIDLen] == adminEpochCommand {
+	if pr.checkVersion { // an epoch command (Store.epochProposal)
 		// Batched: one raft entry (one log record, one Propose) per round
 		// for all of them, not one each.
 		if p.batchBytes+len(pr.data) > batchMaxBytes(&s.cfg) {

@@ -172,8 +172,8 @@ func TestLogGCAndRestart(t *testing.T) {
 	}
 }
 
-// Big entries are collected by size long before their count matters, and
-// the entry cache keeps few of them.
+// Big entries are collected by size long before their count matters; the
+// size hint and the cache's byte count stay consistent with what is held.
 func TestLogGCBySize(t *testing.T) {
 	eng := newTestEngine()
 	cfg := testConfig(1, eng, newRecApplier(eng))
