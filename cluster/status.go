@@ -3,7 +3,6 @@ package cluster
 import (
 	"errors"
 	"fmt"
-	dto "github.com/prometheus/client_model/go"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/skerrydb/skerry/commands"
 )
@@ -90,38 +90,24 @@ func (p pebbleCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(pebbleMemtable, prometheus.GaugeValue, float64(m.MemTable.Size))
 	ch <- prometheus.MustNewConstMetric(pebbleCompactions, prometheus.CounterValue, float64(m.Compact.Count))
 	ch <- prometheus.MustNewConstMetric(pebbleWALSyncs, prometheus.CounterValue, float64(m.WAL.BytesWritten))
-	if h, ok := nanosToSeconds(m.LogWriter.FsyncLatency); ok {
-		ch <- prometheus.MustNewConstHistogram(pebbleWALFsync, h.GetSampleCount(), h.GetSampleSum(), bucketsOf(h))
+	if h, ok := secondsHistogram(pebbleWALFsync, m.LogWriter.FsyncLatency); ok {
+		ch <- h
 	}
 }
 
-// nanosToSeconds reads Pebble's fsync histogram, which observes
-// nanoseconds, rescaled to seconds (Prometheus's base unit).
-func nanosToSeconds(src prometheus.Histogram) (*dto.Histogram, bool) {
-	if src == nil {
-		return nil, false
-	}
+// secondsHistogram exports Pebble's fsync histogram, which observes
+// nanoseconds, as desc in seconds (Prometheus's base unit).
+func secondsHistogram(desc *prometheus.Desc, src prometheus.Histogram) (prometheus.Metric, bool) {
 	var m dto.Metric
-	if err := src.Write(&m); err != nil || m.GetHistogram() == nil {
+	if src == nil || src.Write(&m) != nil || m.GetHistogram() == nil {
 		return nil, false
 	}
 	h := m.GetHistogram()
-	sum := h.GetSampleSum() / 1e9
-	h.SampleSum = &sum
+	buckets := make(map[float64]uint64, len(h.GetBucket()))
 	for _, b := range h.GetBucket() {
-		ub := b.GetUpperBound() / 1e9
-		b.UpperBound = &ub
+		buckets[b.GetUpperBound()/1e9] = b.GetCumulativeCount()
 	}
-	return h, true
-}
-
-// bucketsOf returns h's cumulative bucket counts keyed by upper bound.
-func bucketsOf(h *dto.Histogram) map[float64]uint64 {
-	out := make(map[float64]uint64, len(h.GetBucket()))
-	for _, b := range h.GetBucket() {
-		out[b.GetUpperBound()] = b.GetCumulativeCount()
-	}
-	return out
+	return prometheus.MustNewConstHistogram(desc, h.GetSampleCount(), h.GetSampleSum()/1e9, buckets), true
 }
 
 // startStatus serves /metrics, /health and /debug/pprof/.
