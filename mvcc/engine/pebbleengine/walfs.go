@@ -16,7 +16,7 @@ import (
 // after an overwrite inside the written part of the file flushes only the
 // data. On the 2-core test VMs a 3000-byte write + fdatasync cost 225–257 µs
 // and 123–133 µs of CPU the first way and 149–179 µs and 84 µs the second
-// (docs/performance.md, session 10). Pebble gets the cheap kind for WAL
+// (`go run ./bench/fsyncfile`; docs/performance.md, session 10). Pebble gets the cheap kind for WAL
 // files it recycles; this gives it for new ones, and for a recycled file
 // beyond its old size: the file is kept zeroChunk to 2×zeroChunk ahead of
 // Pebble's writes with zeros, so one fdatasync per zeroChunk of WAL pays
