@@ -1,6 +1,8 @@
 package pebbleengine
 
 import (
+	"os"
+
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -10,5 +12,24 @@ import (
 func startWriteback(f vfs.File, off, n int64) {
 	if fd := f.Fd(); fd != vfs.InvalidFd {
 		_ = unix.SyncFileRange(int(fd), off, n, unix.SYNC_FILE_RANGE_WRITE)
+	}
+}
+
+// rawSyncSupported: SyncData may use rawFdatasync here.
+const rawSyncSupported = true
+
+// rawFdatasync is fdatasync(2) issued with RawSyscall: the calling goroutine
+// keeps its P while the kernel waits for the disk (see walSync for when that
+// is worth it). EINTR is retried: the call has no effect until it succeeds.
+func rawFdatasync(fd uintptr) error {
+	for {
+		_, _, errno := unix.RawSyscall(unix.SYS_FDATASYNC, fd, 0, 0)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		}
+		return &os.PathError{Op: "fdatasync", Path: "wal", Err: errno}
 	}
 }

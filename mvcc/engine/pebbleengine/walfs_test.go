@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -77,5 +78,31 @@ func TestZeroedWALTailRecovers(t *testing.T) {
 			t.Fatalf("seed %d: write after recovery: %q %v", seed, v, err)
 		}
 		_ = e3.Close()
+	}
+}
+
+// One fdatasync slower than rawSlowSync sends the next rawBackoff down the
+// normal path; with one P the raw path is never taken (it would stop every
+// goroutine while the disk works).
+func TestWALSyncGoesNormalAfterASlowOne(t *testing.T) {
+	var s walSync
+	if !s.useRaw(2) {
+		t.Fatal("2 Ps, no slow sync yet: want raw")
+	}
+	if s.useRaw(1) {
+		t.Fatal("1 P: want the normal path")
+	}
+	s.observe(rawSlowSync)
+	if !s.useRaw(2) {
+		t.Fatal("a sync of exactly rawSlowSync is not slow: want raw")
+	}
+	s.observe(rawSlowSync + time.Microsecond)
+	for i := 0; i < rawBackoff; i++ {
+		if s.useRaw(2) {
+			t.Fatalf("call %d after a slow sync went raw", i)
+		}
+	}
+	if !s.useRaw(2) {
+		t.Fatal("raw not resumed after the backoff")
 	}
 }
