@@ -7,8 +7,11 @@
 #
 # For each test it reads the node's user+sys CPU ticks (/proc/PID/stat)
 # before and after one redis-benchmark run (-c 50, no pipelining) and prints
-# microseconds of node CPU per command. PROFILE=dir also writes a CPU profile
-# per test (from the node's /debug/pprof) to dir/TEST.pprof.
+# microseconds of node CPU per command, and how long the node's threads
+# waited on the kernel's run queues per command (runnable but not running,
+# /proc/PID/task/*/schedstat). PROFILE=dir also writes a CPU profile per test
+# (from the node's /debug/pprof) to dir/TEST.pprof. The node inherits the
+# environment, so GOMAXPROCS=1 bench/cpuperop.sh measures that setting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-50000}
@@ -28,6 +31,7 @@ P=$(free_port); S=$(free_port)
 pid=$!
 for _ in $(seq 1 200); do redis-cli -p "$P" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
 ticks() { awk '{print $14+$15}' "/proc/$pid/stat"; }
+runqwait() { cat /proc/"$pid"/task/*/schedstat 2>/dev/null | awk '{w += $2} END {printf "%.0f", w}'; }
 hz=$(getconf CLK_TCK)
 IFS=, read -ra tests <<<"$TESTS"
 for t in "${tests[@]}"; do
@@ -43,9 +47,10 @@ for t in "${tests[@]}"; do
 		curl -s -o "$PROFILE/$t.pprof" "http://127.0.0.1:$S/debug/pprof/profile?seconds=${PSECS:-8}" &
 		prof=$!
 	fi
-	a=$(ticks); s0=$(date +%s.%N)
+	a=$(ticks); w0=$(runqwait); s0=$(date +%s.%N)
 	rps=$(redis-benchmark -h 127.0.0.1 -p "$P" -c "${C:-50}" -n "$N" -r 100000 --csv "${what[@]}" 2>/dev/null | tail -n 1 | tr -d '"' | cut -d, -f2)
-	b=$(ticks); s1=$(date +%s.%N)
+	b=$(ticks); w1=$(runqwait); s1=$(date +%s.%N)
 	[ -n "$prof" ] && wait "$prof"
-	awk -v t="$t" -v d="$((b - a))" -v hz="$hz" -v n="$N" -v r="$rps" 'BEGIN{printf "%-11s %8.1f us/op cpu  %9s ops/s\n", t, d/hz*1e6/n, r}'
+	awk -v t="$t" -v d="$((b - a))" -v w="$((w1 - w0))" -v hz="$hz" -v n="$N" -v r="$rps" \
+		'BEGIN{printf "%-11s %8.1f us/op cpu  %9s ops/s  %6.1f us/op run-queue wait\n", t, d/hz*1e6/n, r, w/1e3/n}'
 done
