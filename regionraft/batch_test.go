@@ -72,6 +72,10 @@ func TestEpochCommandsShareAnEntry(t *testing.T) {
 	if n := testutil.ToFloat64(s.metrics.BatchedCommands); n != 5 {
 		t.Fatalf("batched commands metric = %v, want 5", n)
 	}
+	// The entries' log batches were synced, and counted under sync="true".
+	if n := testutil.ToFloat64(s.metrics.BatchCommits.WithLabelValues("true")); n < 1 {
+		t.Fatalf(`skerry_raft_batch_commits_total{sync="true"} = %v, want >= 1`, n)
+	}
 	var ent []byte
 	if err := s.runOnLoop(ctx, func() error {
 		es, err := s.peers[1].storage.Entries(i, i+1, 1<<20)

@@ -22,6 +22,9 @@ type Metrics struct {
 	// proposalsOK and proposalsErr are Proposals' two children, looked up
 	// once rather than per acknowledgement.
 	proposalsOK, proposalsErr prometheus.Counter
+	// batchCommitsSync and batchCommitsNoSync are BatchCommits' two
+	// children, looked up once rather than per round.
+	batchCommitsSync, batchCommitsNoSync prometheus.Counter
 	// BatchedCommands counts commands proposed packed with others in one
 	// batch entry (ProposeEpoch calls of a region in one loop round).
 	BatchedCommands prometheus.Counter
@@ -100,6 +103,8 @@ func newMetrics() *Metrics {
 	}
 	m.proposalsOK = m.Proposals.WithLabelValues("ok")
 	m.proposalsErr = m.Proposals.WithLabelValues("error")
+	m.batchCommitsSync = m.BatchCommits.WithLabelValues("true")
+	m.batchCommitsNoSync = m.BatchCommits.WithLabelValues("false")
 	return m
 }
 

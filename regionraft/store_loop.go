@@ -3,7 +3,6 @@ package regionraft
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -616,7 +615,11 @@ func (s *Store) round() error {
 	}
 	if b.Count() > 0 {
 		s.metrics.BatchCommitSeconds.Observe(time.Since(start).Seconds())
-		s.metrics.BatchCommits.WithLabelValues(strconv.FormatBool(mustSync)).Inc()
+		if mustSync {
+			s.metrics.batchCommitsSync.Inc()
+		} else {
+			s.metrics.batchCommitsNoSync.Inc()
+		}
 		if nEntries > 0 {
 			s.metrics.EntriesPerBatch.Observe(float64(nEntries))
 		}
