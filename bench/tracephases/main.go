@@ -13,7 +13,7 @@
 // Usage, with a node's status port at 127.0.0.1:20180:
 //
 //	curl -o /tmp/set.trace 'http://127.0.0.1:20180/debug/pprof/trace?seconds=1'
-//	go run ./bench/tracephases /tmp/set.trace      # from bench/tracephases
+//	cd bench/tracephases && go run . /tmp/set.trace
 //
 // It is its own module so that the node does not depend on the trace parser.
 package main

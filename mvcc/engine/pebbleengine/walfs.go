@@ -121,7 +121,7 @@ func (f *zeroAheadFile) SyncData() error {
 // waits for, and the monitor polls every 20 µs while it keeps finding
 // blocked Ps. Issued raw, the WAL writer keeps its P through the call and
 // wakes the Raft loop straight onto it. On 2 cores that cut a SET's node
-// CPU by 13 % and the time its threads wait for a core by 45 %
+// CPU by 6–13 % and the time its threads wait for a core by 29–45 %
 // (docs/performance.md, session 11; decision 0010).
 //
 // The cost: the P is unusable while the disk works, and a stop-the-world

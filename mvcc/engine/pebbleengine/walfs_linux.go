@@ -1,8 +1,6 @@
 package pebbleengine
 
 import (
-	"os"
-
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -21,6 +19,7 @@ const rawSyncSupported = true
 // rawFdatasync is fdatasync(2) issued with RawSyscall: the calling goroutine
 // keeps its P while the kernel waits for the disk (see walSync for when that
 // is worth it). EINTR is retried: the call has no effect until it succeeds.
+// An error is the bare errno, as Pebble's own SyncData returns it.
 func rawFdatasync(fd uintptr) error {
 	for {
 		_, _, errno := unix.RawSyscall(unix.SYS_FDATASYNC, fd, 0, 0)
@@ -30,6 +29,6 @@ func rawFdatasync(fd uintptr) error {
 		case unix.EINTR:
 			continue
 		}
-		return &os.PathError{Op: "fdatasync", Path: "wal", Err: errno}
+		return errno
 	}
 }
